@@ -1,0 +1,1 @@
+"""Pure media stages: functions over files and frozen dataclasses (no Celery, Flask or DB)."""

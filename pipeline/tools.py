@@ -1,0 +1,128 @@
+"""The one place that runs external media tools (ffmpeg, ffprobe)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from pipeline.types import MediaInfo
+
+
+class ToolError(RuntimeError):
+    """An external tool failed; keeps its argv, exit code and the tail of its stderr."""
+
+    def __init__(self, argv: Sequence[str], returncode: int | None, stderr: str) -> None:
+        self.argv = list(argv)
+        self.returncode = returncode
+        self.stderr_tail = stderr[-2000:]
+        reason = "timed out" if returncode is None else f"exited with {returncode}"
+        last_line = next((ln for ln in reversed(stderr.splitlines()) if ln.strip()), "")
+        super().__init__(f"{Path(argv[0]).name} {reason}: {last_line}".rstrip(": "))
+
+
+def run(argv: Sequence[str], *, timeout: float, cwd: Path | None = None) -> str:
+    """Run a tool to completion and return its stdout; raise ToolError on failure."""
+    try:
+        done = subprocess.run(
+            list(argv), cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False,
+            errors="replace",
+        )
+    except subprocess.TimeoutExpired as exc:
+        stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else ""
+        raise ToolError(argv, None, stderr or "") from None
+    except FileNotFoundError:
+        raise ToolError(argv, 127, f"{argv[0]} is not installed or not on PATH") from None
+    if done.returncode != 0:
+        raise ToolError(argv, done.returncode, done.stderr)
+    return done.stdout
+
+
+def run_ffmpeg(
+    argv: Sequence[str],
+    *,
+    timeout: float,
+    total_seconds: float,
+    on_progress: Callable[[float], None],
+    cwd: Path | None = None,
+) -> None:
+    """Run ffmpeg with `-progress pipe:1` and report the fraction of `total_seconds` done."""
+    full = [argv[0], "-nostdin", "-hide_banner", "-loglevel", "error", "-progress", "pipe:1",
+            *argv[1:]]
+    try:
+        proc = subprocess.Popen(
+            full, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            errors="replace",
+        )
+    except FileNotFoundError:
+        raise ToolError(full, 127, f"{argv[0]} is not installed or not on PATH") from None
+    stderr_chunks: list[str] = []
+    reader = threading.Thread(
+        target=lambda: stderr_chunks.append(proc.stderr.read() if proc.stderr else ""), daemon=True
+    )
+    reader.start()
+    timed_out = threading.Event()
+
+    def _kill() -> None:
+        timed_out.set()
+        proc.kill()
+
+    timer = threading.Timer(timeout, _kill)
+    timer.start()
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            key, _, value = line.strip().partition("=")
+            if key == "out_time_us" and value.isdigit() and total_seconds > 0:
+                on_progress(min(1.0, int(value) / 1e6 / total_seconds))
+        returncode = proc.wait()
+    finally:
+        timer.cancel()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        reader.join(timeout=5)
+    if timed_out.is_set():
+        raise ToolError(full, None, "".join(stderr_chunks))
+    if returncode != 0:
+        raise ToolError(full, returncode, "".join(stderr_chunks))
+
+
+def _int_or_none(value: object) -> int | None:
+    try:
+        return int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
+def probe(path: Path, *, ffprobe: str = "ffprobe", timeout: float = 30.0) -> MediaInfo:
+    """Describe a media file with ffprobe."""
+    out = run(
+        [ffprobe, "-v", "error", "-print_format", "json", "-show_format", "-show_streams",
+         str(path)],
+        timeout=timeout,
+    )
+    data = json.loads(out)
+    streams = data.get("streams", [])
+    video = next((s for s in streams if s.get("codec_type") == "video"), {})
+    audio = next((s for s in streams if s.get("codec_type") == "audio"), {})
+    return MediaInfo(
+        duration=float(data.get("format", {}).get("duration", 0.0)),
+        format_name=data.get("format", {}).get("format_name", ""),
+        video_codec=video.get("codec_name"),
+        video_profile=video.get("profile"),
+        width=_int_or_none(video.get("width")),
+        height=_int_or_none(video.get("height")),
+        pix_fmt=video.get("pix_fmt"),
+        frame_rate=video.get("r_frame_rate"),
+        avg_frame_rate=video.get("avg_frame_rate"),
+        color_space=video.get("color_space"),
+        color_primaries=video.get("color_primaries"),
+        color_transfer=video.get("color_transfer"),
+        audio_codec=audio.get("codec_name"),
+        sample_rate=_int_or_none(audio.get("sample_rate")),
+        channels=_int_or_none(audio.get("channels")),
+        nb_video_frames=_int_or_none(video.get("nb_frames")),
+    )

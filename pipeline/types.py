@@ -1,0 +1,161 @@
+"""Data passed between stages; every type round-trips through JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from enum import Enum
+from typing import Any
+
+# A stage reports how far it is, as a fraction in [0, 1], through this callback.
+ProgressCallback = Callable[[float], None]
+
+
+def no_progress(fraction: float) -> None:
+    """Progress sink for callers that do not watch."""
+
+
+class StageName(str, Enum):
+    """The five stages; the value is the name used everywhere (task, DB row, API key)."""
+
+    SCRIPT = "script"
+    VOICE = "voice"
+    CAPTIONS = "captions"
+    RENDER = "render"
+    PUBLISH = "publish"
+
+
+class StageError(Exception):
+    """A failure a user must see: which stage, a stable code, and what to do about it."""
+
+    def __init__(self, stage: str, code: str, message: str) -> None:
+        super().__init__(message)
+        self.stage = stage
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class IdeaSource:
+    """A one-line idea typed by a user."""
+
+    idea: str
+
+
+@dataclass(frozen=True)
+class Scene:
+    """One beat of the script: what is said, and a short headline shown behind it."""
+
+    narration: str
+    headline: str
+
+
+@dataclass(frozen=True)
+class Script:
+    """What the video says, scene by scene."""
+
+    title: str
+    scenes: tuple[Scene, ...]
+    call_to_action: str
+    hashtags: tuple[str, ...]
+    language: str = "en"
+
+    @property
+    def narration(self) -> str:
+        """The whole voiceover, scene after scene."""
+        return " ".join(scene.narration for scene in self.scenes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready form."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Script:
+        """Inverse of `to_dict`."""
+        return cls(
+            title=data["title"],
+            scenes=tuple(Scene(**scene) for scene in data["scenes"]),
+            call_to_action=data["call_to_action"],
+            hashtags=tuple(data["hashtags"]),
+            language=data.get("language", "en"),
+        )
+
+
+@dataclass(frozen=True)
+class WordTiming:
+    """A word of the script as written, and when it is spoken (seconds on the voice WAV)."""
+
+    text: str
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class SceneTiming:
+    """When a scene's narration starts and ends on the voice WAV."""
+
+    index: int
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class Voiceover:
+    """The voice stage's result: its WAV's length, the words and the scenes on its timeline."""
+
+    duration: float
+    sample_rate: int
+    words: tuple[WordTiming, ...]
+    scenes: tuple[SceneTiming, ...]
+    engine: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready form."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Voiceover:
+        """Inverse of `to_dict`."""
+        return cls(
+            duration=data["duration"],
+            sample_rate=data["sample_rate"],
+            words=tuple(WordTiming(**w) for w in data["words"]),
+            scenes=tuple(SceneTiming(**s) for s in data["scenes"]),
+            engine=data["engine"],
+        )
+
+
+@dataclass(frozen=True)
+class CaptionGroup:
+    """Words shown together on screen; one of them is highlighted while it is spoken."""
+
+    words: tuple[WordTiming, ...]
+    start: float
+    end: float
+
+    @property
+    def text(self) -> str:
+        """The group as one line."""
+        return " ".join(word.text for word in self.words)
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What ffprobe says about a media file, parsed."""
+
+    duration: float
+    format_name: str
+    video_codec: str | None = None
+    video_profile: str | None = None
+    width: int | None = None
+    height: int | None = None
+    pix_fmt: str | None = None
+    frame_rate: str | None = None
+    avg_frame_rate: str | None = None
+    color_space: str | None = None
+    color_primaries: str | None = None
+    color_transfer: str | None = None
+    audio_codec: str | None = None
+    sample_rate: int | None = None
+    channels: int | None = None
+    nb_video_frames: int | None = None

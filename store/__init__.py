@@ -1,0 +1,1 @@
+"""Persistence and settings shared by the API and the workers."""

@@ -1,0 +1,168 @@
+"""One settings object, read from the environment once, at the edges."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value we cannot use."""
+
+
+def _as_int(name: str, raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def _as_float(name: str, raw: str) -> float:
+    try:
+        return float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+
+
+def _as_bool(name: str, raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
+def _as_path(name: str, raw: str) -> Path:
+    return Path(raw).expanduser()
+
+
+def normalise_database_url(url: str) -> str:
+    """Point Postgres URLs at the psycopg 3 driver, the only one we install."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    """One documented environment variable: the README's table is generated from these."""
+
+    name: str
+    field: str
+    default: str
+    help: str
+    coerce: Callable[[str, str], Any] | None = None
+
+
+# Every variable the project reads. Defaults are strings as a user would type them;
+# an empty default means "unset".
+ENV_VARS: tuple[EnvVar, ...] = (
+    EnvVar("DATABASE_URL", "database_url", "",
+           "SQLAlchemy URL. Unset: a SQLite file in DATA_DIR (embedded mode). "
+           "postgres:// URLs use psycopg 3."),
+    EnvVar("REDIS_URL", "redis_url", "",
+           "Broker and live progress. Unset: jobs run in-process (embedded mode)."),
+    EnvVar("DATA_DIR", "data_dir", "~/.local/share/videofactory",
+           "Home of the SQLite file, media and exports in embedded mode.", _as_path),
+    EnvVar("MEDIA_ROOT", "media_root", "",
+           "Artifact storage shared by API and workers. Unset: DATA_DIR/media.", _as_path),
+    EnvVar("EXPORT_DIR", "export_dir", "",
+           "Where the publish stage copies finished videos. Unset: DATA_DIR/exports.", _as_path),
+    EnvVar("REDIS_KEY_PREFIX", "redis_key_prefix", "vf",
+           "Prefix of every Redis key we write (locks, live progress)."),
+    EnvVar("VOICE_ENGINE", "voice_engine", "auto",
+           "auto (piper when PIPER_VOICE is set, else espeak), espeak or piper."),
+    EnvVar("PIPER_VOICE", "piper_voice", "",
+           "Path to a Piper .onnx voice (its .onnx.json beside it)."),
+    EnvVar("ESPEAK_VOICE", "espeak_voice", "en-us", "espeak-ng voice name."),
+    EnvVar("SPEECH_RATE", "speech_rate", "165",
+           "espeak-ng speaking rate in words per minute.", _as_int),
+    EnvVar("API_HOST", "api_host", "127.0.0.1", "Address `videofactory serve` binds."),
+    EnvVar("API_PORT", "api_port", "8000", "Port `videofactory serve` listens on.", _as_int),
+    EnvVar("API_THREADS", "api_threads", "8", "Request threads of the API server.", _as_int),
+    EnvVar("MAX_REQUEST_BYTES", "max_request_bytes", "65536",
+           "Largest accepted request body; bigger bodies get 413.", _as_int),
+    EnvVar("MAX_IDEA_CHARS", "max_idea_chars", "500", "Longest accepted idea text.", _as_int),
+    EnvVar("PROJECT_LOCK_TTL", "project_lock_ttl", "900",
+           "Seconds a project lock lives without a heartbeat (a dead worker's lock expires).",
+           _as_float),
+    EnvVar("WORKER_CONCURRENCY", "worker_concurrency", "1",
+           "Processes per worker (`--concurrency` overrides).", _as_int),
+    EnvVar("WORKER_MAX_TASKS_PER_CHILD", "worker_max_tasks_per_child", "50",
+           "Tasks a worker process runs before it is replaced (bounds leaks).", _as_int),
+    EnvVar("TIME_LIMIT_SCALE", "time_limit_scale", "1.0",
+           "Multiplies every stage's soft and hard time limit.", _as_float),
+    EnvVar("FFMPEG_BINARY", "ffmpeg_binary", "ffmpeg", "ffmpeg executable."),
+    EnvVar("FFPROBE_BINARY", "ffprobe_binary", "ffprobe", "ffprobe executable."),
+    EnvVar("ENCODER_THREADS", "encoder_threads", "0",
+           "libx264 threads (0: one per core).", _as_int),
+    EnvVar("LOG_LEVEL", "log_level", "INFO", "DEBUG, INFO, WARNING or ERROR."),
+    EnvVar("LOG_JSON", "log_json", "false", "Log one JSON object per line.", _as_bool),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, typed. Build with `Settings.from_env()` at an edge."""
+
+    database_url: str
+    redis_url: str | None
+    data_dir: Path
+    media_root: Path
+    export_dir: Path
+    redis_key_prefix: str = "vf"
+    voice_engine: str = "auto"
+    piper_voice: str | None = None
+    espeak_voice: str = "en-us"
+    speech_rate: int = 165
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    api_threads: int = 8
+    max_request_bytes: int = 65536
+    max_idea_chars: int = 500
+    project_lock_ttl: float = 900.0
+    worker_concurrency: int = 1
+    worker_max_tasks_per_child: int = 50
+    time_limit_scale: float = 1.0
+    ffmpeg_binary: str = "ffmpeg"
+    ffprobe_binary: str = "ffprobe"
+    encoder_threads: int = 0
+    log_level: str = "INFO"
+    log_json: bool = False
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def embedded(self) -> bool:
+        """No broker configured: jobs run in this process."""
+        return self.redis_url is None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read every variable in ENV_VARS, failing fast with the variable's name."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for var in ENV_VARS:
+            raw = env.get(var.name, "").strip() or var.default
+            if raw == "":
+                values[var.field] = None
+            elif var.coerce is not None:
+                values[var.field] = var.coerce(var.name, raw)
+            else:
+                values[var.field] = raw
+        data_dir: Path = values["data_dir"]
+        values["media_root"] = values["media_root"] or data_dir / "media"
+        values["export_dir"] = values["export_dir"] or data_dir / "exports"
+        values["database_url"] = normalise_database_url(
+            values["database_url"] or f"sqlite:///{data_dir / 'videofactory.db'}"
+        )
+        values["log_level"] = values["log_level"].upper()
+        if values["voice_engine"] not in {"auto", "espeak", "piper"}:
+            raise SettingsError(
+                f"VOICE_ENGINE must be auto, espeak or piper, got {values['voice_engine']!r}"
+            )
+        return cls(**values)
