@@ -1,0 +1,220 @@
+"""/v1/jobs: submit a generation, watch it, download its video."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, current_app, g, jsonify, request, send_file, url_for
+from flask.typing import ResponseReturnValue
+
+from api.auth import require_account
+from api.context import db_session, dispatcher, services
+from api.errors import ApiError
+from api.schemas import JobCreate, parse_body
+from pipeline.presets import PRESETS
+from pipeline.sequence import STAGE_NAMES
+from pipeline.text import clean_text, has_words
+from store import jobs as job_store
+from store.accounts import default_profile, owned_profile
+from store.models import GenerationProgress, Job, Profile, Project
+
+log = logging.getLogger(__name__)
+bp = Blueprint("jobs", __name__, url_prefix="/v1/jobs")
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:  # SQLite hands back naive datetimes; we store UTC
+        value = value.replace(tzinfo=UTC)
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def _decode_json() -> Any:
+    raw = request.get_data(cache=False)
+    if not raw.strip():
+        raise ApiError(400, "invalid_json", "the body is empty; send a JSON object")
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc}") from None
+
+
+def _validated_job_request() -> JobCreate:
+    body: JobCreate = parse_body(_decode_json(), JobCreate)
+    max_chars = services().settings.max_idea_chars
+    idea = body.source.idea
+    if not idea.strip():
+        raise ApiError(422, "invalid_field", "source.idea: must not be empty", "source.idea")
+    if len(idea) > max_chars:
+        raise ApiError(422, "invalid_field",
+                       f"source.idea: at most {max_chars} characters (got {len(idea)})",
+                       "source.idea")
+    if not has_words(clean_text(idea)):
+        raise ApiError(422, "invalid_field",
+                       "source.idea: needs at least one word (emoji and symbols are not spoken)",
+                       "source.idea")
+    if body.preset not in PRESETS:
+        raise ApiError(422, "unknown_preset",
+                       f"preset: unknown preset {body.preset!r}; use one of {', '.join(PRESETS)}",
+                       "preset")
+    return body
+
+
+def _resolve_profile(body: JobCreate) -> Profile:
+    account_id = g.account.id
+    requested = body.profile_id or request.headers.get("X-Profile-Id")
+    if requested:
+        profile = owned_profile(db_session(), account_id, requested)
+        if profile is None:
+            field = "profile_id" if body.profile_id else "X-Profile-Id"
+            raise ApiError(404, "profile_not_found", f"{field}: no profile {requested!r}", field)
+        return profile
+    profile = default_profile(db_session(), account_id)
+    if profile is None:
+        raise ApiError(409, "no_default_profile",
+                       "this account has no default profile; pass profile_id")
+    return profile
+
+
+def _resolve_project(body: JobCreate, profile: Profile) -> Project:
+    session = db_session()
+    if body.project_id is None:
+        return job_store.create_project(session, profile.id, clean_text(body.source.idea)[:80])
+    project = session.get(Project, body.project_id)
+    if project is None or owned_profile(session, g.account.id, project.profile_id) is None:
+        raise ApiError(404, "project_not_found", f"project_id: no project {body.project_id!r}",
+                       "project_id")
+    if project.profile_id != profile.id and (body.profile_id or
+                                              request.headers.get("X-Profile-Id")):
+        raise ApiError(422, "profile_mismatch",
+                       "project_id: the project belongs to another profile", "project_id")
+    return project
+
+
+@bp.post("")
+@require_account
+def create_job() -> ResponseReturnValue:
+    """Validate, write the job, take the project lock, enqueue; answer 202 at once."""
+    body = _validated_job_request()
+    session = db_session()
+    profile = _resolve_profile(body)
+    project = _resolve_project(body, profile)
+    if project.profile_id != profile.id:  # an existing project keeps its own profile
+        profile = session.get(Profile, project.profile_id) or profile
+    job = job_store.create_job(
+        session, account_id=g.account.id, profile_id=profile.id, project_id=project.id,
+        source=body.source.model_dump(), preset=body.preset,
+    )
+    svc = services()
+    if not svc.locks.acquire(project.id, job.id, svc.settings.project_lock_ttl):
+        session.rollback()
+        holder = svc.locks.holder(project.id)
+        raise ApiError(409, "project_busy",
+                       f"project {project.id} is already generating (job {holder}); wait for it "
+                       "to finish or submit without project_id", "project_id")
+    try:
+        session.commit()
+    except Exception:
+        svc.locks.release(project.id, job.id)
+        raise
+    try:
+        dispatcher().dispatch(job.id)
+    except Exception as exc:  # noqa: BLE001 - the job must not stay queued forever
+        log.exception("could not enqueue job %s", job.id)
+        job_store.mark_stage_failed(session, job.id, STAGE_NAMES[0], "broker_unavailable",
+                                    f"the job could not be queued: {exc}")
+        session.commit()
+        svc.locks.release(project.id, job.id)
+        raise ApiError(503, "broker_unavailable",
+                       "the job queue is unreachable; retry in a moment") from None
+    location = url_for("jobs.get_job", job_id=job.id)
+    response = jsonify({"id": job.id, "status": "queued", "project_id": project.id,
+                        "profile_id": profile.id, "url": location})
+    return response, 202, {"Location": location}
+
+
+def _owned_job(job_id: str) -> Job:
+    job = db_session().get(Job, job_id)
+    if job is None or job.account_id != g.account.id:
+        # Another account's job is "not found" too: ids reveal nothing.
+        raise ApiError(404, "job_not_found", f"no job {job_id!r}")
+    return job
+
+
+def _progress(job: Job) -> int:
+    if job.status == "succeeded":
+        return 100
+    try:
+        live = services().live.get(job.id)
+    except Exception:  # noqa: BLE001 - fall back to the durable copy
+        live = None
+    if live and live.get("percent", "").isdigit():
+        return int(live["percent"])
+    durable = db_session().get(GenerationProgress, job.id)
+    return durable.percent if durable else 0
+
+
+def job_public(job: Job) -> dict[str, Any]:
+    """The JSON form of a job (JobPublic)."""
+    stages = {
+        row.name: {
+            "status": row.status,
+            "queue": row.queue,
+            "worker": row.worker,
+            "attempts": row.attempts,
+            "started_at": _iso(row.started_at),
+            "finished_at": _iso(row.finished_at),
+            "error": ({"code": row.error_code, "message": row.error_message}
+                      if row.error_code else None),
+        }
+        for row in job.stages
+    }
+    error = None
+    if job.status == "failed":
+        error = {"stage": job.error_stage, "code": job.error_code,
+                 "message": f"{job.error_stage} stage failed: {job.error_message}"}
+    return {
+        "id": job.id,
+        "status": job.status,
+        "progress": _progress(job),
+        "stage": job.current_stage,
+        "stages": stages,
+        "error": error,
+        "preset": job.preset,
+        "source": job.source,
+        "project_id": job.project_id,
+        "profile_id": job.profile_id,
+        "created_at": _iso(job.created_at),
+        "started_at": _iso(job.started_at),
+        "finished_at": _iso(job.finished_at),
+        "video_url": url_for("jobs.get_job_video", job_id=job.id)
+        if job.status == "succeeded" else None,
+    }
+
+
+@bp.get("/<job_id>")
+@require_account
+def get_job(job_id: str) -> ResponseReturnValue:
+    """Status, progress and every stage of a job."""
+    return jsonify(job_public(_owned_job(job_id)))
+
+
+@bp.get("/<job_id>/video")
+@require_account
+def get_job_video(job_id: str) -> ResponseReturnValue:
+    """The finished MP4; Range requests get 206 partial content."""
+    job = _owned_job(job_id)
+    key = (job.artifacts or {}).get("video")
+    if job.status != "succeeded" or not key:
+        raise ApiError(409, "video_not_ready",
+                       f"the video is not ready: the job is {job.status}")
+    path = services().media.path(key)
+    if not path.is_file():
+        current_app.logger.error("video of job %s missing at %s", job.id, path)
+        raise ApiError(410, "video_gone", "the video file is no longer in media storage")
+    return send_file(path, mimetype="video/mp4", conditional=True,
+                     download_name=f"{job.id}.mp4", max_age=0)

@@ -1,0 +1,172 @@
+"""Database tables. The schema itself changes only through Alembic migrations."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Named constraints let batch migrations on SQLite find them again.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def new_id(prefix: str) -> str:
+    """Ids are made in Python (not by a server default) so SQLite and Postgres agree."""
+    return f"{prefix}_{secrets.token_hex(12)}"
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now, in UTC."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dict[str, Any]: JSON, datetime: DateTime(timezone=True)}
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # SHA-256 of the API key; keys are 256-bit random, so a slow hash would add nothing.
+    api_key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    profiles: Mapped[list[Profile]] = relationship(back_populates="account",
+                                                   cascade="all, delete-orphan",
+                                                   passive_deletes=True)
+
+
+class Profile(Base):
+    """A brand: its style, voice and destinations. Exactly one per account is the default."""
+
+    __tablename__ = "profiles"
+    __table_args__ = (
+        Index("uq_profiles_default_per_account", "account_id", unique=True,
+              postgresql_where=text("is_default"), sqlite_where=text("is_default")),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"),
+                                            index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    account: Mapped[Account] = relationship(back_populates="profiles")
+
+
+class Project(Base):
+    __tablename__ = "projects"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    profile_id: Mapped[str] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"),
+                                            index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Job(Base):
+    """One generation: a source becomes a published video through the stage sequence."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"),
+                                            index=True)
+    profile_id: Mapped[str] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"),
+                                            index=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"),
+                                            index=True)
+    # queued | running | succeeded | failed, stored by value.
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    current_stage: Mapped[str | None] = mapped_column(String(16))
+    preset: Mapped[str] = mapped_column(String(32))
+    source: Mapped[dict[str, Any]] = mapped_column()
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    artifacts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    error_stage: Mapped[str | None] = mapped_column(String(16))
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+    stages: Mapped[list[JobStage]] = relationship(order_by="JobStage.position",
+                                                  cascade="all, delete-orphan",
+                                                  passive_deletes=True)
+
+
+class JobStage(Base):
+    """One stage of one job: where it ran and how it ended."""
+
+    __tablename__ = "job_stages"
+
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"),
+                                        primary_key=True)
+    name: Mapped[str] = mapped_column(String(16), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    queue: Mapped[str] = mapped_column(String(16))
+    # pending | running | succeeded | failed | skipped
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    worker: Mapped[str | None] = mapped_column(String(200))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(Text)
+
+
+class ApiCost(Base):
+    """Money spent on an external call; kept when its profile is deleted (for accounting)."""
+
+    __tablename__ = "api_costs"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    profile_id: Mapped[str | None] = mapped_column(
+        ForeignKey("profiles.id", ondelete="SET NULL"), index=True)
+    job_id: Mapped[str | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"),
+                                               index=True)
+    provider: Mapped[str] = mapped_column(String(64))
+    operation: Mapped[str] = mapped_column(String(64))
+    units: Mapped[float] = mapped_column(Float, default=0.0)
+    cost_usd: Mapped[Decimal] = mapped_column(Numeric(12, 6), default=Decimal(0))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class GenerationProgress(Base):
+    """Durable progress of a generation, keyed by the id the API shows (the job id)."""
+
+    __tablename__ = "generation_progress"
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    stage: Mapped[str | None] = mapped_column(String(16))
+    percent: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

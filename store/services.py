@@ -1,0 +1,55 @@
+"""The connections one process needs, built once from Settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from store.db import make_engine, make_session_factory
+from store.locks import MemoryProjectLock, ProjectLock, RedisProjectLock
+from store.media import LocalMediaStorage
+from store.progress import LiveProgress, MemoryLiveProgress, RedisLiveProgress
+from store.settings import Settings
+
+
+@dataclass
+class Services:
+    """Database, storage, live progress and locks of one process."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    media: LocalMediaStorage
+    live: LiveProgress
+    locks: ProjectLock
+    redis: Any | None = None
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self.engine.dispose()
+        if self.redis is not None:
+            self.redis.close()
+
+
+def redis_client(url: str) -> Any:
+    """A Redis client with timeouts, so a dead Redis fails fast instead of hanging."""
+    import redis
+
+    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5,
+                                health_check_interval=30)
+
+
+def build_services(settings: Settings) -> Services:
+    """Connect to what the settings name; embedded mode keeps locks and progress in memory."""
+    engine = make_engine(settings.database_url)
+    media = LocalMediaStorage(settings.media_root)
+    if settings.redis_url is None:
+        return Services(settings, engine, make_session_factory(engine), media,
+                        MemoryLiveProgress(), MemoryProjectLock())
+    client = redis_client(settings.redis_url)
+    return Services(settings, engine, make_session_factory(engine), media,
+                    RedisLiveProgress(client, settings.redis_key_prefix),
+                    RedisProjectLock(client, settings.redis_key_prefix), redis=client)

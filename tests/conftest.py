@@ -1,0 +1,86 @@
+"""Shared fixtures: settings, a fresh Postgres database, a private Redis DB."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis as redis_lib
+from sqlalchemy.engine import make_url
+
+from store.migrate import upgrade
+from store.settings import Settings, normalise_database_url
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql://postgres:postgres@127.0.0.1:5432/postgres")
+REDIS_SERVER_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
+
+
+@pytest.fixture
+def embedded_settings(tmp_path: Path) -> Settings:
+    """Embedded-mode settings (SQLite, no Redis) inside the test's own folder."""
+    return Settings.from_env({"DATA_DIR": str(tmp_path / "data")})
+
+
+def _admin_connect() -> psycopg.Connection:
+    url = make_url(normalise_database_url(POSTGRES_ADMIN_URL))
+    return psycopg.connect(host=url.host, port=url.port or 5432, user=url.username,
+                           password=url.password, dbname=url.database, autocommit=True,
+                           connect_timeout=5)
+
+
+def create_database(name: str) -> str:
+    """Create an empty Postgres database and return its SQLAlchemy URL."""
+    with _admin_connect() as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(normalise_database_url(POSTGRES_ADMIN_URL)).set(database=name)
+    return url.render_as_string(hide_password=False)
+
+
+def drop_database(name: str) -> None:
+    """Drop a database made by `create_database`, closing its connections."""
+    with _admin_connect() as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh Postgres database for this test session, migrated to head with Alembic."""
+    name = f"vf_test_{secrets.token_hex(4)}"
+    url = create_database(name)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """An empty Redis database number of our own, flushed afterwards."""
+    for number in range(15, 0, -1):
+        client = redis_lib.Redis.from_url(f"{REDIS_SERVER_URL}/{number}")
+        # Claim the number atomically, so parallel sessions never share one.
+        if client.dbsize() == 0 and client.set("vf-test-claim", "1", nx=True):
+            try:
+                yield f"{REDIS_SERVER_URL}/{number}"
+            finally:
+                client.flushdb()
+                client.close()
+            return
+        client.close()
+    pytest.fail("no empty Redis database number (1-15) is free for the tests")
+
+
+@pytest.fixture
+def distributed_settings(tmp_path: Path, postgres_url: str, redis_url: str) -> Settings:
+    """Settings of the distributed mode against the session's Postgres and Redis."""
+    base = Settings.from_env({"DATA_DIR": str(tmp_path / "data"), "DATABASE_URL": postgres_url,
+                              "REDIS_URL": redis_url})
+    return replace(base, redis_key_prefix=f"vftest-{secrets.token_hex(3)}")

@@ -1,0 +1,89 @@
+"""The Flask app on embedded settings, with a dispatcher that records instead of running."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from api.app import create_app
+from store.accounts import NewAccount, create_account
+from store.db import session_scope
+from store.migrate import upgrade
+from store.services import Services, build_services
+from store.settings import Settings
+
+
+@dataclass
+class RecordingDispatcher:
+    """Remembers dispatched job ids; these tests are about the API, not the stages."""
+
+    dispatched: list[str] = field(default_factory=list)
+    fail_with: Exception | None = None
+
+    def dispatch(self, job_id: str) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.dispatched.append(job_id)
+
+
+@pytest.fixture
+def services(embedded_settings: Settings) -> Iterator[Services]:
+    """Services on a migrated SQLite database."""
+    upgrade(embedded_settings.database_url)
+    svc = build_services(embedded_settings)
+    yield svc
+    svc.close()
+
+
+@pytest.fixture
+def dispatcher() -> RecordingDispatcher:
+    """The recording dispatcher the app sends jobs to."""
+    return RecordingDispatcher()
+
+
+@pytest.fixture
+def app(services: Services, dispatcher: RecordingDispatcher) -> Flask:
+    """The API app."""
+    return create_app(services=services, dispatcher=dispatcher)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A test client without credentials."""
+    return app.test_client()
+
+
+def new_account(services: Services, name: str = "shop") -> NewAccount:
+    """Create an account (and its default profile) directly in the database."""
+    with session_scope(services.sessions) as session:
+        return create_account(session, name)
+
+
+class Api:
+    """An authorised client with helpers for the repeated actions."""
+
+    def __init__(self, client: FlaskClient, account: NewAccount) -> None:
+        self.client = client
+        self.account = account
+        self.headers = {"Authorization": f"Bearer {account.api_key}"}
+
+    def create_job(self, body: Any = None, **kwargs: Any) -> Any:
+        if body is None:
+            body = {"source": {"type": "idea", "idea": "Why cold brew tastes smoother"},
+                    "preset": "tiktok"}
+        return self.client.post("/v1/jobs", json=body, headers=self.headers, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.client.get(path, headers={**self.headers, **kwargs.pop("headers", {})},
+                               **kwargs)
+
+
+@pytest.fixture
+def api(client: FlaskClient, services: Services) -> Api:
+    """An authorised API client of a fresh account."""
+    return Api(client, new_account(services))

@@ -1,0 +1,1 @@
+"""The `videofactory` command line."""

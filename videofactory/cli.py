@@ -1,0 +1,195 @@
+"""`videofactory`: make a video here, or run the API and workers of the distributed system."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import click
+
+from pipeline.presets import PRESETS
+from store.settings import Settings, SettingsError
+
+log = logging.getLogger("videofactory")
+
+
+class LazySettings:
+    """Settings read on first use, so `--help` touches neither the environment nor imports."""
+
+    def __init__(self) -> None:
+        self._settings: Settings | None = None
+
+    def get(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = Settings.from_env()
+            except SettingsError as exc:
+                click.echo(f"error: {exc}", err=True)
+                raise SystemExit(errno.EINVAL) from None
+        return self._settings
+
+
+def _settings(ctx: click.Context) -> Settings:
+    return ctx.find_object(LazySettings).get()  # type: ignore[union-attr]
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging and full tracebacks.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool) -> None:
+    """videofactory: ideas in, social-media-ready short videos out."""
+    ctx.obj = LazySettings()
+    ctx.meta["verbose"] = verbose
+
+
+def _configure_logging(ctx: click.Context, settings: Settings, quiet: bool = False) -> None:
+    from store.logs import configure_logging
+
+    level = "DEBUG" if ctx.meta.get("verbose") else ("WARNING" if quiet else settings.log_level)
+    configure_logging(level, settings.log_json)
+
+
+@cli.command()
+@click.option("--idea", required=True, help="What the video is about, in one line.")
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
+              help="Where to write the MP4 (default: ./<job id>.mp4).")
+@click.option("--preset", type=click.Choice(list(PRESETS)), default="tiktok", show_default=True,
+              help="Platform format.")
+@click.pass_context
+def make(ctx: click.Context, idea: str, output: Path | None, preset: str) -> None:
+    """Make one video right here: no services needed (SQLite, in-process, local files)."""
+    from videofactory.make import make_video
+
+    settings = _settings(ctx)
+    _configure_logging(ctx, settings, quiet=True)
+    # `make` always runs the stages in this process, whatever REDIS_URL says.
+    result = make_video(replace(settings, redis_url=None), idea, preset, output)
+    if result is None:
+        raise SystemExit(1)
+    click.echo(str(result))
+
+
+@cli.command()
+@click.option("--host", help="Bind address (default: API_HOST).")
+@click.option("--port", type=int, help="Port (default: API_PORT).")
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Run the HTTP API (waitress). Without REDIS_URL, jobs run inside this process."""
+    import waitress
+
+    from api.app import create_app
+
+    settings = _settings(ctx)
+    _configure_logging(ctx, settings)
+    if settings.embedded:
+        _upgrade_embedded(settings)
+    app = create_app(settings)
+    host = host or settings.api_host
+    port = port or settings.api_port
+    log.info("API listening on http://%s:%d (%s mode)", host, port,
+             "embedded" if settings.embedded else "distributed")
+    waitress.serve(app, host=host, port=port, threads=settings.api_threads, ident="videofactory")
+
+
+@cli.command()
+@click.option("--pool", type=click.Choice(["cpu", "gpu"]), required=True,
+              help="Which queue this worker consumes.")
+@click.option("--concurrency", type=int, help="Worker processes (default: WORKER_CONCURRENCY).")
+@click.option("--name", help="Node name; the hostname is appended (default: the pool name).")
+@click.pass_context
+def worker(ctx: click.Context, pool: str, concurrency: int | None, name: str | None) -> None:
+    """Run a Celery worker of the cpu or gpu pool (needs REDIS_URL and DATABASE_URL)."""
+    from worker.celery_app import create_celery
+    from worker.devices import describe_accelerators
+
+    settings = _settings(ctx)
+    _configure_logging(ctx, settings)
+    if settings.embedded:
+        click.echo("error: REDIS_URL is not set; workers need a broker "
+                   "(for a single machine without services, use `videofactory make`)", err=True)
+        raise SystemExit(errno.EINVAL)
+    if pool == "gpu":
+        log.info("gpu pool: %s", describe_accelerators())
+    app = create_celery(settings)
+    app.worker_main([
+        "worker", "--queues", pool, "--hostname", f"{name or pool}@%h",
+        "--concurrency", str(concurrency or settings.worker_concurrency),
+        "--loglevel", settings.log_level, "--without-mingle", "--task-events",
+    ])
+
+
+@cli.group()
+def db() -> None:
+    """Database schema (Alembic)."""
+
+
+@db.command()
+@click.option("--revision", default="head", show_default=True)
+@click.pass_context
+def upgrade(ctx: click.Context, revision: str) -> None:
+    """Migrate the database to the latest schema (safe to run again)."""
+    from store.migrate import current_revision
+    from store.migrate import upgrade as run_upgrade
+
+    settings = _settings(ctx)
+    _configure_logging(ctx, settings)
+    run_upgrade(settings.database_url, revision)
+    click.echo(f"database at revision {current_revision(settings.database_url)}")
+
+
+@cli.group()
+def accounts() -> None:
+    """Accounts and API keys."""
+
+
+@accounts.command("create")
+@click.argument("name")
+@click.pass_context
+def create_account_command(ctx: click.Context, name: str) -> None:
+    """Create an account and its default profile; print its API key (shown only once)."""
+    from store.accounts import create_account
+    from store.db import make_engine, make_session_factory, session_scope
+
+    settings = _settings(ctx)
+    _configure_logging(ctx, settings, quiet=True)
+    if settings.embedded:
+        _upgrade_embedded(settings)
+    engine = make_engine(settings.database_url)
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            created = create_account(session, name)
+    except Exception as exc:
+        _fail(ctx, f"could not create the account ({exc.__class__.__name__}); "
+                   "is the database migrated (`videofactory db upgrade`)?", exc)
+    finally:
+        engine.dispose()
+    click.echo(f"account {created.account_id} with default profile {created.profile_id}",
+               err=True)
+    click.echo(created.api_key)
+
+
+def _upgrade_embedded(settings: Settings) -> None:
+    from store.migrate import upgrade as run_upgrade
+
+    run_upgrade(settings.database_url)
+
+
+def _fail(ctx: click.Context, message: str, exc: BaseException) -> Any:
+    if ctx.meta.get("verbose"):
+        raise exc
+    click.echo(f"error: {message}", err=True)
+    raise SystemExit(1)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="videofactory")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
+    sys.exit(0)

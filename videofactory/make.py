@@ -1,0 +1,114 @@
+"""`videofactory make`: one job through the in-process runner, with progress on the terminal."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from sqlalchemy import select
+
+from pipeline.sequence import STAGE_NAMES
+from store import jobs as job_store
+from store.accounts import create_account, default_profile
+from store.db import session_scope
+from store.migrate import upgrade
+from store.models import Account, Job
+from store.services import build_services
+from store.settings import Settings
+from worker.runner import run_job
+
+LOCAL_ACCOUNT = "local"
+
+
+class _StageDisplay:
+    """A bar per stage on a terminal; a line per finished stage anywhere else (logs, CI)."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.live = console.is_terminal
+        self.progress = Progress(TextColumn("{task.description:>9}"), BarColumn(),
+                                 TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
+                                 console=console, disable=not self.live)
+        self.tasks: dict[str, TaskID] = {}
+        self.started: dict[str, float] = {}
+        self.current: str | None = None
+
+    def __enter__(self) -> _StageDisplay:
+        self.progress.__enter__()
+        for stage in STAGE_NAMES:
+            self.tasks[stage] = self.progress.add_task(stage, total=100, start=False)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.__exit__(None, None, None)
+
+    def update(self, stage: str, fraction: float) -> None:
+        if stage != self.current:
+            if self.current is not None:
+                self._finish(self.current)
+            self.current = stage
+            self.started[stage] = time.monotonic()
+            self.progress.start_task(self.tasks[stage])
+            if not self.live:
+                self.console.print(f"{stage:>9}  started")
+        self.progress.update(self.tasks[stage], completed=fraction * 100)
+
+    def _finish(self, stage: str) -> None:
+        self.progress.update(self.tasks[stage], completed=100)
+        if not self.live:
+            self.console.print(f"{stage:>9}  done in {time.monotonic() - self.started[stage]:.1f} s")
+
+    def close(self, succeeded: bool) -> None:
+        if self.current is not None and succeeded:
+            self._finish(self.current)
+
+
+def _local_account_ids(session: object) -> tuple[str, str]:
+    account = session.scalar(select(Account).where(Account.name == LOCAL_ACCOUNT)  # type: ignore[attr-defined]
+                             .order_by(Account.created_at).limit(1))
+    if account is None:
+        created = create_account(session, LOCAL_ACCOUNT)  # type: ignore[arg-type]
+        return created.account_id, created.profile_id
+    profile = default_profile(session, account.id)  # type: ignore[arg-type]
+    assert profile is not None
+    return account.id, profile.id
+
+
+def make_video(settings: Settings, idea: str, preset: str, output: Path | None) -> Path | None:
+    """Run one idea through every stage here; return the MP4's path, or None on failure."""
+    console = Console(stderr=True, soft_wrap=True)
+    upgrade(settings.database_url)
+    services = build_services(settings)
+    try:
+        with session_scope(services.sessions) as session:
+            account_id, profile_id = _local_account_ids(session)
+            project = job_store.create_project(session, profile_id, idea[:80])
+            job = job_store.create_job(session, account_id=account_id, profile_id=profile_id,
+                                       project_id=project.id,
+                                       source={"type": "idea", "idea": idea}, preset=preset)
+            job_id, project_id = job.id, project.id
+        services.locks.acquire(project_id, job_id, settings.project_lock_ttl)
+        console.print(f"job {job_id}: {preset}, idea {idea!r}")
+        with _StageDisplay(console) as display:
+            succeeded = run_job(services, job_id, worker="local", on_update=display.update)
+            display.close(succeeded)
+        with session_scope(services.sessions) as session:
+            job = session.get(Job, job_id)
+            assert job is not None
+            if not succeeded:
+                console.print(f"[red]failed[/red] in the {job.error_stage} stage "
+                              f"({job.error_code}): {job.error_message}")
+                return None
+            video = services.media.path(job.artifacts["video"])
+        target = output or Path.cwd() / f"{job_id}.mp4"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(video, target)
+        console.print(f"exported to {settings.export_dir / (job_id + '.mp4')}")
+        return target.resolve()
+    finally:
+        services.close()
+        sys.stderr.flush()

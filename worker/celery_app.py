@@ -1,0 +1,61 @@
+"""The Celery app, built from Settings: queues, routing and settings for long media tasks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+from kombu import Queue
+
+from pipeline.sequence import QUEUES, STAGE_SEQUENCE
+from store.settings import Settings
+
+
+def task_name(stage: str) -> str:
+    """The stable Celery name of a stage's task."""
+    return f"videofactory.{stage}"
+
+
+def create_celery(settings: Settings) -> Celery:
+    """A Celery app on the settings' Redis, with every stage task registered."""
+    if settings.redis_url is None:
+        raise ValueError("REDIS_URL is not set: the distributed mode needs a broker")
+    app = Celery("videofactory", broker=settings.redis_url, set_as_current=False)
+    longest_hard_limit = max(spec.time_limit for spec in STAGE_SEQUENCE) * settings.time_limit_scale
+    app.conf.update(
+        task_queues=[Queue(name) for name in QUEUES],
+        task_default_queue="cpu",
+        task_routes={task_name(spec.name.value): {"queue": spec.queue}
+                     for spec in STAGE_SEQUENCE},
+        task_serializer="json",
+        accept_content=["json"],
+        # Postgres holds every job's state; Celery results would be a second, weaker copy.
+        task_ignore_result=True,
+        # Stages are idempotent, so a task is acknowledged only after it finished, and a
+        # worker that dies mid-task leaves its message to be delivered again.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        # A render takes minutes: a worker must not hoard messages other workers could run.
+        worker_prefetch_multiplier=1,
+        # Redis redelivers unacknowledged messages after this many seconds; it must exceed
+        # the longest hard time limit or a long render would start twice.
+        broker_transport_options={"visibility_timeout": int(longest_hard_limit * 2)},
+        broker_connection_retry_on_startup=True,
+        worker_max_tasks_per_child=settings.worker_max_tasks_per_child,
+        # Our logging configuration (JSON or text) stays in charge.
+        worker_hijack_root_logger=False,
+        # Events let Flower show tasks and workers.
+        worker_send_task_events=True,
+        task_send_sent_event=True,
+        worker_cancel_long_running_tasks_on_connection_loss=True,
+    )
+    app.vf_settings = settings  # type: ignore[attr-defined]
+    from worker.tasks import register_tasks
+
+    register_tasks(app)
+    return app
+
+
+def celery_from_env() -> Any:
+    """The app for `celery -A worker.celery_app:celery_from_env` style tooling (Flower)."""
+    return create_celery(Settings.from_env())

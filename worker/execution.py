@@ -1,0 +1,185 @@
+"""Run one stage of one job: record it, call its adapter, record how it ended.
+
+Both runners (Celery tasks and the in-process runner) go through `execute_stage`, so a
+stage behaves the same wherever it runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlalchemy.orm import Session
+from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_exponential
+
+from pipeline.sequence import STAGE_NAMES
+from pipeline.tools import ToolError
+from pipeline.types import StageError
+from store import jobs
+from store.db import DatabaseUnavailable, session_scope
+from store.logs import job_context
+from store.models import Job
+from store.progress import ProgressReporter
+from store.services import Services
+from worker.stages import STAGE_ADAPTERS, JobInput, StageContext, outputs_of
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# How long a worker keeps retrying a state write while the database is unreachable.
+DB_RETRY_SECONDS = 300.0
+
+
+class StageFailed(Exception):
+    """The stage failed and the failure is recorded on the job."""
+
+    def __init__(self, stage: str, code: str, message: str) -> None:
+        super().__init__(f"{stage} failed ({code}): {message}")
+        self.stage = stage
+        self.code = code
+        self.message = message
+
+
+class JobNotRunnable(Exception):
+    """The job is gone or already finished; there is nothing to do."""
+
+
+def with_database(services: Services, work: Callable[[Session], T],
+                  retry_seconds: float = DB_RETRY_SECONDS) -> T:
+    """Run `work` in a transaction, retrying while the database is unreachable."""
+
+    @retry(retry=retry_if_exception_type(DatabaseUnavailable), reraise=True,
+           stop=stop_after_delay(retry_seconds), wait=wait_exponential(min=0.5, max=10))
+    def attempt() -> T:
+        with session_scope(services.sessions) as session:
+            return work(session)
+
+    return attempt()
+
+
+def _snapshot(job: Job) -> JobInput:
+    return JobInput(job_id=job.id, preset=job.preset, source=dict(job.source),
+                    options=dict(job.options or {}), artifacts=dict(job.artifacts or {}))
+
+
+def _durable_writer(services: Services) -> Callable[[str, str, int, str | None], None]:
+    def write(job_id: str, stage: str, percent: int, message: str | None) -> None:
+        # One quick try: a failed durable write stays pending in the reporter.
+        with session_scope(services.sessions) as session:
+            jobs.write_progress(session, job_id, stage, percent, message)
+
+    return write
+
+
+def _release_lock(services: Services, job_id: str, project_id: str) -> None:
+    try:
+        services.locks.release(project_id, job_id)
+    except Exception as exc:  # noqa: BLE001 - the lock expires by itself anyway
+        log.warning("could not release project lock: %s", exc)
+
+
+def execute_stage(
+    services: Services,
+    stage: str,
+    job_id: str,
+    *,
+    worker: str,
+    timeout_errors: tuple[type[BaseException], ...] = (),
+    on_update: Callable[[str, float], None] | None = None,
+) -> dict[str, str]:
+    """Run `stage` of `job_id` on `worker`; return the job's artifact keys afterwards."""
+    with job_context(job_id, stage):
+        return _execute(services, stage, job_id, worker, timeout_errors, on_update)
+
+
+def _execute(services: Services, stage: str, job_id: str, worker: str,
+             timeout_errors: tuple[type[BaseException], ...],
+             on_update: Callable[[str, float], None] | None) -> dict[str, str]:
+    settings = services.settings
+
+    def start(session: Session) -> tuple[JobInput | None, str]:
+        job = session.get(Job, job_id)
+        if job is None:
+            raise JobNotRunnable(f"job {job_id} does not exist")
+        if job.status in ("succeeded", "failed"):
+            raise JobNotRunnable(f"job {job_id} already {job.status}")
+        row = next(r for r in job.stages if r.name == stage)
+        outputs = outputs_of(stage, job_id)
+        if row.status == "succeeded" and all(services.media.exists(k) for k in outputs.values()):
+            return None, job.project_id  # redelivered after a crash: nothing to redo
+        jobs.mark_stage_running(session, job_id, stage, worker)
+        return _snapshot(job), job.project_id
+
+    job_input, project_id = with_database(services, start)
+    if job_input is None:
+        log.info("stage already done, skipping")
+        return with_database(services, lambda s: dict(s.get(Job, job_id).artifacts or {}))
+    services.locks.refresh(project_id, job_id, settings.project_lock_ttl)
+    reporter = ProgressReporter(job_id, services.live, _durable_writer(services),
+                                on_update=on_update)
+    last_refresh = time.monotonic()
+
+    def on_progress(fraction: float) -> None:
+        nonlocal last_refresh
+        reporter.report(stage, fraction)
+        if time.monotonic() - last_refresh > 10:
+            last_refresh = time.monotonic()
+            try:
+                services.locks.refresh(project_id, job_id, settings.project_lock_ttl)
+            except Exception as exc:  # noqa: BLE001 - a missed heartbeat is not fatal
+                log.warning("lock heartbeat failed: %s", exc)
+
+    on_progress(0.0)
+    scratch = services.media.scratch_dir(job_id, stage)
+    started = time.monotonic()
+    log.info("stage started on %s", worker)
+    try:
+        context = StageContext(settings, services.media, scratch, on_progress)
+        outputs = STAGE_ADAPTERS[stage](context, job_input)
+    except BaseException as exc:  # noqa: BLE001 - every failure is recorded, then re-raised
+        code, message = _describe_failure(stage, exc, timeout_errors)
+        if code == "interrupted":
+            raise  # worker shutdown or SIGINT: the message is redelivered, not failed
+        log.error("stage failed: %s: %s", code, message, exc_info=code == "internal_error")
+        _record_failure(services, job_id, stage, code, message, reporter)
+        _release_lock(services, job_id, project_id)
+        raise StageFailed(stage, code, message) from exc
+    finally:
+        services.media.discard_scratch(scratch)
+    reporter.report(stage, 1.0)
+    artifacts = with_database(
+        services, lambda s: dict(jobs.mark_stage_succeeded(s, job_id, stage, outputs).artifacts))
+    reporter.flush()
+    log.info("stage finished in %.1f s", time.monotonic() - started,
+             extra={"duration_s": round(time.monotonic() - started, 3)})
+    if stage == STAGE_NAMES[-1]:
+        _release_lock(services, job_id, project_id)
+    return artifacts
+
+
+def _describe_failure(stage: str, exc: BaseException,
+                      timeout_errors: tuple[type[BaseException], ...]) -> tuple[str, str]:
+    if isinstance(exc, StageError):
+        return exc.code, exc.message
+    if timeout_errors and isinstance(exc, timeout_errors):
+        return "timeout", f"the {stage} stage ran past its time limit and was stopped"
+    if isinstance(exc, ToolError):
+        return "tool_failed", str(exc)
+    if isinstance(exc, KeyboardInterrupt | SystemExit):
+        return "interrupted", "stopped"
+    if isinstance(exc, DatabaseUnavailable):
+        return "database_unavailable", f"the database stayed unreachable: {exc}"
+    return "internal_error", f"{type(exc).__name__}: {exc}"
+
+
+def _record_failure(services: Services, job_id: str, stage: str, code: str, message: str,
+                    reporter: ProgressReporter) -> None:
+    try:
+        services.live.set(job_id, {"stage": stage, "status": "failed"})
+    except Exception as exc:  # noqa: BLE001 - live progress is best effort
+        log.warning("live progress write failed: %s", exc)
+    reporter.flush()
+    with_database(services, lambda s: jobs.mark_stage_failed(s, job_id, stage, code, message))
+

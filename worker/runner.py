@@ -1,0 +1,47 @@
+"""The in-process runner: the stage sequence in this process, one stage after another."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from pipeline.sequence import STAGE_NAMES
+from store.services import Services
+from worker.execution import JobNotRunnable, StageFailed, execute_stage
+
+log = logging.getLogger(__name__)
+
+
+def run_job(services: Services, job_id: str, *, worker: str = "local",
+            on_update: Callable[[str, float], None] | None = None) -> bool:
+    """Run every stage of the job here; True when it succeeded (failures are recorded)."""
+    for stage in STAGE_NAMES:
+        try:
+            execute_stage(services, stage, job_id, worker=worker, on_update=on_update)
+        except StageFailed:
+            return False
+        except JobNotRunnable as exc:
+            log.warning("%s", exc)
+            return False
+    return True
+
+
+class InProcessDispatcher:
+    """Embedded `serve`: jobs run one at a time on a background thread of the API process."""
+
+    def __init__(self, services: Services, worker: str = "embedded") -> None:
+        self.services = services
+        self.worker = worker
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vf-job")
+
+    def dispatch(self, job_id: str) -> Future[bool]:
+        """Queue the job on the background thread."""
+        return self._executor.submit(run_job, self.services, job_id, worker=self.worker)
+
+    def ping(self) -> None:
+        """The in-process runner is always reachable."""
+
+    def shutdown(self) -> None:
+        """Finish queued jobs, then stop the thread."""
+        self._executor.shutdown(wait=True)

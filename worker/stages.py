@@ -1,0 +1,167 @@
+"""Stage adapters: load a stage's inputs from storage, call the pipeline, store its outputs.
+
+The same adapters run inside Celery tasks and in the in-process runner.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipeline.captions import build_captions
+from pipeline.presets import get_preset
+from pipeline.publish import ExportFolderPublisher
+from pipeline.render import render_video
+from pipeline.script import generate_script
+from pipeline.types import IdeaSource, ProgressCallback, Script, StageError, Voiceover
+from pipeline.voice import synthesize_script
+from pipeline.voice_engines import select_engine
+from store.media import LocalMediaStorage, artifact_key
+from store.settings import Settings
+
+
+@dataclass(frozen=True)
+class JobInput:
+    """What a stage may know about its job."""
+
+    job_id: str
+    preset: str
+    source: dict[str, Any]
+    options: dict[str, Any]
+    artifacts: dict[str, str]
+
+
+@dataclass(frozen=True)
+class StageContext:
+    """Where a stage runs: settings, storage, a scratch folder and a progress sink."""
+
+    settings: Settings
+    media: LocalMediaStorage
+    scratch: Path
+    on_progress: ProgressCallback
+
+
+StageAdapter = Callable[[StageContext, JobInput], dict[str, str]]
+
+
+def _keys(job_id: str, stage: str, names: dict[str, str]) -> dict[str, str]:
+    return {label: artifact_key(job_id, stage, name) for label, name in names.items()}
+
+
+def outputs_of(stage: str, job_id: str) -> dict[str, str]:
+    """The artifact keys a stage writes for a job (deterministic, so re-runs find them)."""
+    return _keys(job_id, stage, _OUTPUTS[stage])
+
+
+def _load_script(ctx: StageContext, job: JobInput) -> Script:
+    return Script.from_dict(json.loads(ctx.media.path(job.artifacts["script"]).read_text()))
+
+
+def _load_voiceover(ctx: StageContext, job: JobInput) -> Voiceover:
+    data = json.loads(ctx.media.path(job.artifacts["voiceover"]).read_text())
+    return Voiceover.from_dict(data)
+
+
+def _store_json(ctx: StageContext, key: str, data: Any) -> None:
+    local = ctx.scratch / Path(key).name
+    local.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+    ctx.media.put_file(key, local)
+
+
+def run_script(ctx: StageContext, job: JobInput) -> dict[str, str]:
+    """Idea → script.json."""
+    if job.source.get("type") != "idea":
+        raise StageError("script", "unsupported_source",
+                         f"source type {job.source.get('type')!r} is not supported yet")
+    script = generate_script(IdeaSource(idea=job.source["idea"]))
+    keys = outputs_of("script", job.job_id)
+    _store_json(ctx, keys["script"], script.to_dict())
+    ctx.on_progress(1.0)
+    return keys
+
+
+def run_voice(ctx: StageContext, job: JobInput) -> dict[str, str]:
+    """script.json → voice.wav + voiceover.json (word timings)."""
+    s = ctx.settings
+    engine = select_engine(job.options.get("voice_engine", s.voice_engine),
+                           piper_voice=s.piper_voice, espeak_voice=s.espeak_voice,
+                           speech_rate=s.speech_rate)
+    keys = outputs_of("voice", job.job_id)
+    local_wav = ctx.scratch / "voice.wav"
+    voiceover = synthesize_script(_load_script(ctx, job), engine, local_wav,
+                                  on_progress=ctx.on_progress)
+    ctx.media.put_file(keys["voice_wav"], local_wav)
+    _store_json(ctx, keys["voiceover"], voiceover.to_dict())
+    return keys
+
+
+def run_captions(ctx: StageContext, job: JobInput) -> dict[str, str]:
+    """voiceover.json → captions.ass, .srt and .json."""
+    voiceover = _load_voiceover(ctx, job)
+    files = build_captions(voiceover.words, get_preset(job.preset), ctx.scratch)
+    keys = outputs_of("captions", job.job_id)
+    for label, path in (("captions_ass", files["ass"]), ("captions_srt", files["srt"]),
+                        ("captions_json", files["json"])):
+        ctx.media.put_file(keys[label], path)
+    ctx.on_progress(1.0)
+    return keys
+
+
+def run_render(ctx: StageContext, job: JobInput) -> dict[str, str]:
+    """Everything so far → video.mp4."""
+    keys = outputs_of("render", job.job_id)
+    local_mp4 = ctx.scratch / "video.mp4"
+    render_video(
+        _load_script(ctx, job), _load_voiceover(ctx, job),
+        ctx.media.path(job.artifacts["voice_wav"]), ctx.media.path(job.artifacts["captions_ass"]),
+        get_preset(job.preset), ctx.scratch / "work", local_mp4,
+        ffmpeg=ctx.settings.ffmpeg_binary, threads=ctx.settings.encoder_threads,
+        on_progress=ctx.on_progress,
+    )
+    ctx.media.put_file(keys["video"], local_mp4)
+    return keys
+
+
+def run_publish(ctx: StageContext, job: JobInput) -> dict[str, str]:
+    """video.mp4 → the export folder, with a JSON sidecar (script, captions, durations)."""
+    script = _load_script(ctx, job)
+    voiceover = _load_voiceover(ctx, job)
+    captions = json.loads(ctx.media.path(job.artifacts["captions_json"]).read_text())
+    sidecar = {
+        "job_id": job.job_id,
+        "preset": job.preset,
+        "script": script.to_dict(),
+        "narration": script.narration,
+        "captions": captions,
+        "durations": {"voice": voiceover.duration,
+                      "scenes": [s.end - s.start for s in voiceover.scenes]},
+        "post": {"caption": f"{script.title} {' '.join(script.hashtags)}".strip()},
+    }
+    publication = ExportFolderPublisher(ctx.settings.export_dir).publish(
+        ctx.media.path(job.artifacts["video"]), sidecar, job.job_id)
+    keys = outputs_of("publish", job.job_id)
+    _store_json(ctx, keys["publication"], {"destination": publication.destination,
+                                           "location": publication.location})
+    ctx.on_progress(1.0)
+    return keys
+
+
+_OUTPUTS: dict[str, dict[str, str]] = {
+    "script": {"script": "script.json"},
+    "voice": {"voice_wav": "voice.wav", "voiceover": "voiceover.json"},
+    "captions": {"captions_ass": "captions.ass", "captions_srt": "captions.srt",
+                 "captions_json": "captions.json"},
+    "render": {"video": "video.mp4"},
+    "publish": {"publication": "publication.json"},
+}
+
+STAGE_ADAPTERS: dict[str, StageAdapter] = {
+    "script": run_script,
+    "voice": run_voice,
+    "captions": run_captions,
+    "render": run_render,
+    "publish": run_publish,
+}

@@ -1,0 +1,49 @@
+"""Celery tasks: one per stage, each a thin adapter around `execute_stage`."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from celery import Celery, Task
+from celery.exceptions import Ignore, SoftTimeLimitExceeded
+
+from pipeline.sequence import STAGE_SEQUENCE, StageSpec
+from store.services import Services, build_services
+from worker.celery_app import task_name
+from worker.execution import JobNotRunnable, execute_stage
+
+_services: dict[int, Services] = {}
+
+
+def services_for(app: Celery) -> Services:
+    """This process's connections; a forked pool child builds its own, never the parent's."""
+    pid = os.getpid()
+    if pid not in _services:
+        _services.clear()
+        _services[pid] = build_services(app.vf_settings)  # type: ignore[attr-defined]
+    return _services[pid]
+
+
+def _register(app: Celery, spec: StageSpec) -> None:
+    stage = spec.name.value
+    scale = app.vf_settings.time_limit_scale  # type: ignore[attr-defined]
+
+    @app.task(name=task_name(stage), bind=True, acks_late=True, reject_on_worker_lost=True,
+              soft_time_limit=spec.soft_time_limit * scale, time_limit=spec.time_limit * scale)
+    def run_stage(self: Task, keys: dict[str, Any]) -> dict[str, Any]:
+        """Run this stage for keys["job_id"] and pass the job's artifact keys on."""
+        job_id = keys["job_id"]
+        try:
+            artifacts = execute_stage(services_for(self.app), stage, job_id,
+                                      worker=self.request.hostname or "unknown",
+                                      timeout_errors=(SoftTimeLimitExceeded,))
+        except JobNotRunnable:
+            raise Ignore() from None  # gone or finished: stop the chain quietly
+        return {"job_id": job_id, **artifacts}
+
+
+def register_tasks(app: Celery) -> None:
+    """Register one task per stage on the app."""
+    for spec in STAGE_SEQUENCE:
+        _register(app, spec)
