@@ -1,0 +1,95 @@
+"""The in-process runner: the stage sequence, failures recorded with stage and reason."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+
+from store import jobs as job_store
+from store.accounts import create_account
+from store.db import session_scope
+from store.migrate import upgrade
+from store.models import Job
+from store.services import Services, build_services
+from store.settings import Settings
+from worker.execution import JobNotRunnable, execute_stage
+from worker.runner import run_job
+
+
+def _services(settings: Settings) -> Services:
+    upgrade(settings.database_url)
+    return build_services(settings)
+
+
+@pytest.fixture
+def make_job() -> Iterator:
+    """Create a queued idea job (holding its project lock) in the given services."""
+    made: list[Services] = []
+
+    def make(services: Services, idea: str = "Why cold brew tastes smoother") -> str:
+        made.append(services)
+        with session_scope(services.sessions) as session:
+            account = create_account(session, "runner")
+            project = job_store.create_project(session, account.profile_id, "p")
+            job = job_store.create_job(session, account_id=account.account_id,
+                                       profile_id=account.profile_id, project_id=project.id,
+                                       source={"type": "idea", "idea": idea}, preset="tiktok")
+            job_id, project_id = job.id, project.id
+        assert services.locks.acquire(project_id, job_id, 60)
+        return job_id
+
+    yield make
+    for services in made:
+        services.close()
+
+
+def _job(services: Services, job_id: str) -> Job:
+    with session_scope(services.sessions) as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        _ = job.stages  # load before the session closes
+        return job
+
+
+def test_failed_stage_names_itself_and_frees_the_project(embedded_settings: Settings,
+                                                         make_job) -> None:
+    """A voice failure fails the job at `voice` with an actionable message; later stages skip."""
+    services = _services(replace(embedded_settings, espeak_voice="no-such-voice"))
+    job_id = make_job(services)
+    updates: list[tuple[str, float]] = []
+    assert run_job(services, job_id, worker="t", on_update=lambda s, f: updates.append((s, f))
+                   ) is False
+    job = _job(services, job_id)
+    assert (job.status, job.error_stage, job.error_code) == ("failed", "voice", "unknown_voice")
+    assert "ESPEAK_VOICE" in job.error_message
+    assert [(s.name, s.status) for s in job.stages] == [
+        ("script", "succeeded"), ("voice", "failed"), ("captions", "skipped"),
+        ("render", "skipped"), ("publish", "skipped")]
+    assert services.locks.holder(job.project_id) is None
+    assert ("script", 1.0) in updates
+
+
+def test_finished_stage_is_not_run_again(embedded_settings: Settings, make_job) -> None:
+    """A redelivered stage whose artifacts exist is skipped, keeping its first attempt."""
+    services = _services(embedded_settings)
+    job_id = make_job(services)
+    first = execute_stage(services, "script", job_id, worker="w1")
+    script_file = services.media.path(first["script"])
+    written = script_file.stat().st_mtime_ns
+    again = execute_stage(services, "script", job_id, worker="w2")
+    assert again == first
+    assert script_file.stat().st_mtime_ns == written
+    stage = next(s for s in _job(services, job_id).stages if s.name == "script")
+    assert (stage.worker, stage.attempts) == ("w1", 1)
+
+
+def test_a_failed_job_is_not_resumed(embedded_settings: Settings, make_job) -> None:
+    """Once a job failed, a late message for one of its stages does nothing."""
+    services = _services(embedded_settings)
+    job_id = make_job(services)
+    with session_scope(services.sessions) as session:
+        job_store.mark_stage_failed(session, job_id, "script", "x", "broken")
+    with pytest.raises(JobNotRunnable):
+        execute_stage(services, "voice", job_id, worker="w")
