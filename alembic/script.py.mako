@@ -8,14 +8,15 @@ Every migration must run on both SQLite (embedded mode) and Postgres: alter tabl
 `op.batch_alter_table`, and name every constraint.
 """
 
+import sqlalchemy as sa
+from alembic import op
+${imports if imports else ""}
+
 revision = ${repr(up_revision)}
 down_revision = ${repr(down_revision)}
 branch_labels = ${repr(branch_labels)}
 depends_on = ${repr(depends_on)}
 
-import sqlalchemy as sa
-from alembic import op
-${imports if imports else ""}
 
 
 def upgrade() -> None:

@@ -11,10 +11,10 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.cards import Card, TimedCard, write_cards_ass
 from pipeline.presets import Preset
 from pipeline.tools import run_ffmpeg
 from pipeline.types import ProgressCallback, Script, StageError, Voiceover, no_progress
-from pipeline.cards import Card, TimedCard, write_cards_ass
 from pipeline.visuals import render_background
 
 # Visuals must change at least this often; longer scenes are split into several cards.
@@ -87,7 +87,8 @@ def _frame_counts(plan: RenderPlan) -> list[int]:
 
 
 def ffmpeg_args(plan: RenderPlan, images: list[str], voice_wav: str, cards_ass: str,
-                captions_ass: str | None, out: str, *, ffmpeg: str = "ffmpeg", threads: int = 0) -> list[str]:
+                captions_ass: str | None, out: str, *, ffmpeg: str = "ffmpeg",
+                threads: int = 0) -> list[str]:
     """The full ffmpeg command line for a plan (pure: paths are relative to the work dir)."""
     p = plan.preset
     counts = _frame_counts(plan)
@@ -158,8 +159,8 @@ def render_video(
         local_ass = "captions.ass"
         (workdir / local_ass).write_bytes(captions_ass.read_bytes())
     out.parent.mkdir(parents=True, exist_ok=True)
-    argv = ffmpeg_args(plan, images, "voice.wav", "cards.ass", local_ass, str(out.resolve()), ffmpeg=ffmpeg,
-                       threads=threads)
+    argv = ffmpeg_args(plan, images, "voice.wav", "cards.ass", local_ass, str(out.resolve()),
+                       ffmpeg=ffmpeg, threads=threads)
     run_ffmpeg(argv, timeout=timeout, total_seconds=plan.duration, cwd=workdir,
                on_progress=lambda f: on_progress(0.1 + 0.9 * f))
     return plan

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 # A stage reports how far it is, as a fraction in [0, 1], through this callback.
@@ -15,7 +15,7 @@ def no_progress(fraction: float) -> None:
     """Progress sink for callers that do not watch."""
 
 
-class StageName(str, Enum):
+class StageName(StrEnum):
     """The five stages; the value is the name used everywhere (task, DB row, API key)."""
 
     SCRIPT = "script"

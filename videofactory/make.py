@@ -60,7 +60,8 @@ class _StageDisplay:
     def _finish(self, stage: str) -> None:
         self.progress.update(self.tasks[stage], completed=100)
         if not self.live:
-            self.console.print(f"{stage:>9}  done in {time.monotonic() - self.started[stage]:.1f} s")
+            elapsed = time.monotonic() - self.started[stage]
+            self.console.print(f"{stage:>9}  done in {elapsed:.1f} s")
 
     def close(self, succeeded: bool) -> None:
         if self.current is not None and succeeded:
