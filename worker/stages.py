@@ -16,6 +16,7 @@ from pipeline.presets import get_preset
 from pipeline.publish import ExportFolderPublisher
 from pipeline.render import render_video
 from pipeline.script import generate_script
+from pipeline.tools import probe
 from pipeline.types import IdeaSource, ProgressCallback, Script, StageError, Voiceover
 from pipeline.voice import synthesize_script
 from pipeline.voice_engines import select_engine
@@ -121,8 +122,17 @@ def run_render(ctx: StageContext, job: JobInput) -> dict[str, str]:
         ffmpeg=ctx.settings.ffmpeg_binary, threads=ctx.settings.encoder_threads,
         on_progress=ctx.on_progress,
     )
+    _check_rendered(local_mp4, ctx.settings.ffprobe_binary)
     ctx.media.put_file(keys["video"], local_mp4)
     return keys
+
+
+def _check_rendered(video: Path, ffprobe: str) -> None:
+    """Refuse to pass on a file that is not a playable video with sound."""
+    info = probe(video, ffprobe=ffprobe)
+    if info.video_codec is None or info.audio_codec is None or info.duration <= 0:
+        raise StageError("render", "bad_output",
+                         f"the encoder produced no playable video with audio ({info})")
 
 
 def run_publish(ctx: StageContext, job: JobInput) -> dict[str, str]:
