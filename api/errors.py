@@ -6,6 +6,10 @@ import logging
 
 from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from store.db import DatabaseUnavailable
@@ -64,6 +68,16 @@ def _handle_database_unavailable(error: DatabaseUnavailable) -> ResponseReturnVa
                               "the database is unreachable; retry in a moment")), 503
 
 
+def _handle_sqlalchemy_operational(error: OperationalError) -> ResponseReturnValue:
+    return _handle_database_unavailable(DatabaseUnavailable(str(error.orig or error)))
+
+
+def _handle_redis_unavailable(error: RedisError) -> ResponseReturnValue:
+    log.warning("redis unavailable: %s", error)
+    return jsonify(error_body("broker_unavailable",
+                              "the job queue is unreachable; retry in a moment")), 503
+
+
 def _handle_unexpected(error: Exception) -> ResponseReturnValue:
     log.exception("unhandled error")
     return jsonify(error_body("internal", "something went wrong on our side")), 500
@@ -74,4 +88,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(ApiError, _handle_api_error)
     app.register_error_handler(HTTPException, _handle_http_exception)
     app.register_error_handler(DatabaseUnavailable, _handle_database_unavailable)
+    app.register_error_handler(OperationalError, _handle_sqlalchemy_operational)
+    app.register_error_handler(RedisConnectionError, _handle_redis_unavailable)
+    app.register_error_handler(RedisTimeoutError, _handle_redis_unavailable)
     app.register_error_handler(Exception, _handle_unexpected)
