@@ -123,8 +123,11 @@ def write_ass(groups: Sequence[CaptionGroup], preset: Preset, out: Path,
     for group in groups:
         texts = [ass_escape(w.text.upper() if style.uppercase else w.text) for w in group.words]
         for i, word in enumerate(group.words):
-            start = group.start if i == 0 else word.start
+            # A group pushed later (its predecessor held for MIN_SECONDS) keeps its words
+            # inside its own span, so two captions never show at once.
+            start = group.start if i == 0 else max(word.start, group.start)
             end = group.words[i + 1].start if i + 1 < len(group.words) else group.end
+            end = min(end, group.end)
             if end <= start:
                 continue
             shown = " ".join(

@@ -65,6 +65,8 @@ def plan_render(script: Script, voice: Voiceover, preset: Preset) -> RenderPlan:
         kind = "title" if not segments else "scene"
         if kind == "title":
             end = max(end, TITLE_CARD_MIN_SECONDS)
+        elif end <= start:
+            continue  # this scene is spoken while the title card is still up
         pieces = max(1, math.ceil((end - start) / MAX_SEGMENT_SECONDS))
         step = (end - start) / pieces
         for piece in range(pieces):

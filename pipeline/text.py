@@ -29,7 +29,7 @@ def strip_emoji(text: str) -> str:
     """Remove emoji and the invisible characters that build emoji sequences."""
     text = _EMOJI.sub("", text)
     # A zero-width joiner left between two removed emoji would join nothing.
-    return re.sub("\u200d(?=\\s|$)|(?:^|(?<=\\s))\u200d", "", text)
+    return re.sub("\u200d+(?=\\s|$)|(?:^|(?<=\\s))\u200d+", "", text)
 
 
 def clean_text(text: str) -> str:

@@ -23,6 +23,13 @@ class ToolError(RuntimeError):
         super().__init__(f"{Path(argv[0]).name} {reason}: {last_line}".rstrip(": "))
 
 
+def _launch_error(argv: Sequence[str], exc: FileNotFoundError) -> ToolError:
+    """Tell a missing tool from a missing working directory."""
+    if exc.filename not in (None, argv[0]):
+        return ToolError(argv, 127, f"{exc.filename}: {exc.strerror}")
+    return ToolError(argv, 127, f"{argv[0]} is not installed or not on PATH")
+
+
 def run(argv: Sequence[str], *, timeout: float, cwd: Path | None = None) -> str:
     """Run a tool to completion and return its stdout; raise ToolError on failure."""
     try:
@@ -33,8 +40,8 @@ def run(argv: Sequence[str], *, timeout: float, cwd: Path | None = None) -> str:
     except subprocess.TimeoutExpired as exc:
         stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else ""
         raise ToolError(argv, None, stderr or "") from None
-    except FileNotFoundError:
-        raise ToolError(argv, 127, f"{argv[0]} is not installed or not on PATH") from None
+    except FileNotFoundError as exc:
+        raise _launch_error(argv, exc) from None
     if done.returncode != 0:
         raise ToolError(argv, done.returncode, done.stderr)
     return done.stdout
@@ -56,8 +63,14 @@ def run_ffmpeg(
             full, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             errors="replace",
         )
-    except FileNotFoundError:
-        raise ToolError(full, 127, f"{argv[0]} is not installed or not on PATH") from None
+    except FileNotFoundError as exc:
+        raise _launch_error(full, exc) from None
+    with proc:  # closes both pipes and reaps ffmpeg however we leave
+        _follow_progress(proc, full, timeout, total_seconds, on_progress)
+
+
+def _follow_progress(proc: subprocess.Popen[str], argv: list[str], timeout: float,
+                     total_seconds: float, on_progress: Callable[[float], None]) -> None:
     stderr_chunks: list[str] = []
     reader = threading.Thread(
         target=lambda: stderr_chunks.append(proc.stderr.read() if proc.stderr else ""), daemon=True
@@ -85,9 +98,9 @@ def run_ffmpeg(
             proc.wait()
         reader.join(timeout=5)
     if timed_out.is_set():
-        raise ToolError(full, None, "".join(stderr_chunks))
+        raise ToolError(argv, None, "".join(stderr_chunks))
     if returncode != 0:
-        raise ToolError(full, returncode, "".join(stderr_chunks))
+        raise ToolError(argv, returncode, "".join(stderr_chunks))
 
 
 def _int_or_none(value: object) -> int | None:

@@ -74,7 +74,10 @@ def _fill_missing_starts(starts: list[int | None], total: int) -> list[int]:
         if start is not None:
             filled.append(max(start, filled[-1] if filled else 0))
             continue
-        prev = filled[-1] if filled else 0
+        if not filled:
+            filled.append(0)  # leading words without an event start with the audio
+            continue
+        prev = filled[-1]
         nxt = next((s for s in starts[i + 1 :] if s is not None), total)
         gap_tokens = next((j - i for j in range(i + 1, n) if starts[j] is not None), n - i) + 1
         filled.append(prev + (max(nxt, prev) - prev) // gap_tokens)

@@ -58,9 +58,9 @@ class Fleet:
 
 
 def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
-    handle = log.open("wb")
-    return subprocess.Popen([VIDEOFACTORY, *args], env=env, stdout=handle,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    with log.open("wb") as handle:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen([VIDEOFACTORY, *args], env=env, stdout=handle,
+                                stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def _stop(processes: list[subprocess.Popen]) -> None:
