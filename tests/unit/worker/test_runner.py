@@ -93,3 +93,22 @@ def test_a_failed_job_is_not_resumed(embedded_settings: Settings, make_job) -> N
         job_store.mark_stage_failed(session, job_id, "script", "x", "broken")
     with pytest.raises(JobNotRunnable):
         execute_stage(services, "voice", job_id, worker="w")
+
+
+def test_configured_piper_voice_speaks_the_job(embedded_settings: Settings, make_job,
+                                               tmp_path) -> None:
+    """With PIPER_VOICE set, the voice stage speaks through Piper and times every word."""
+    import json
+
+    from tests.support.tiny_piper import SAMPLE_RATE, build_tiny_piper_voice
+
+    model = build_tiny_piper_voice(tmp_path / "tiny.onnx")
+    services = _services(replace(embedded_settings, piper_voice=str(model)))
+    job_id = make_job(services)
+    execute_stage(services, "script", job_id, worker="w")
+    artifacts = execute_stage(services, "voice", job_id, worker="w")
+    voiceover = json.loads(services.media.path(artifacts["voiceover"]).read_text())
+    assert voiceover["engine"] == "piper"
+    assert voiceover["sample_rate"] == SAMPLE_RATE
+    starts = [w["start"] for w in voiceover["words"]]
+    assert starts == sorted(starts) and 0 <= starts[0] and starts[-1] < voiceover["duration"]
