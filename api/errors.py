@@ -43,6 +43,7 @@ _HTTP_CODES = {
     405: ("method_not_allowed", "this route does not accept that method"),
     413: ("payload_too_large", "the request body is too large"),
     415: ("unsupported_media_type", "send a JSON body with Content-Type: application/json"),
+    416: ("range_not_satisfiable", "the requested byte range is outside the file"),
 }
 
 
@@ -57,8 +58,11 @@ def _handle_http_exception(error: HTTPException) -> ResponseReturnValue:
         message = "the request body is larger than this server accepts"
     response = jsonify(error_body(code, message))
     response.status_code = status
-    if status == 405 and error.get_response().headers.get("Allow"):
-        response.headers["Allow"] = error.get_response().headers["Allow"]
+    # Keep the headers the status needs: Allow on 405, Content-Range on 416.
+    for header in ("Allow", "Content-Range"):
+        value = error.get_response().headers.get(header)
+        if value:
+            response.headers[header] = value
     return response
 
 

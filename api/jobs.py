@@ -39,7 +39,7 @@ def _decode_json() -> Any:
         raise ApiError(400, "invalid_json", "the body is empty; send a JSON object")
     try:
         return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # also too deep, or a giant number
         raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc}") from None
 
 

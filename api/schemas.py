@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from api.errors import ApiError
 
@@ -23,8 +23,8 @@ class JobCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     source: IdeaSourceIn
     preset: str = "tiktok"
-    profile_id: str | None = None
-    project_id: str | None = None
+    profile_id: str | None = Field(default=None, min_length=1, max_length=40)
+    project_id: str | None = Field(default=None, min_length=1, max_length=40)
 
 
 def _field(loc: tuple[Any, ...]) -> str:

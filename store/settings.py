@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import URL
+
 
 class SettingsError(ValueError):
     """An environment variable holds a value we cannot use."""
@@ -156,9 +158,17 @@ class Settings:
         data_dir: Path = values["data_dir"]
         values["media_root"] = values["media_root"] or data_dir / "media"
         values["export_dir"] = values["export_dir"] or data_dir / "exports"
+        # Built as a URL object so that %, ? or # in DATA_DIR stay part of the path.
+        embedded_url = URL.create("sqlite", database=str(data_dir / "videofactory.db"))
         values["database_url"] = normalise_database_url(
-            values["database_url"] or f"sqlite:///{data_dir / 'videofactory.db'}"
+            values["database_url"] or embedded_url.render_as_string(hide_password=False)
         )
+        for name in ("project_lock_ttl", "max_request_bytes", "max_idea_chars", "api_port",
+                     "api_threads", "worker_concurrency", "worker_max_tasks_per_child",
+                     "speech_rate", "time_limit_scale"):
+            if values[name] <= 0:
+                var = next(v.name for v in ENV_VARS if v.field == name)
+                raise SettingsError(f"{var} must be greater than 0, got {values[name]}")
         values["log_level"] = values["log_level"].upper()
         if values["voice_engine"] not in {"auto", "espeak", "piper"}:
             raise SettingsError(
