@@ -14,12 +14,15 @@ from api.auth import require_account
 from api.context import db_session, dispatcher, services
 from api.errors import ApiError
 from api.schemas import JobCreate, parse_body
+from pipeline.language import detect_language
 from pipeline.presets import PRESETS
 from pipeline.sequence import STAGE_NAMES
 from pipeline.text import clean_text, has_words
+from pipeline.types import StageError
 from store import jobs as job_store
 from store.accounts import default_profile, owned_profile
 from store.models import GenerationProgress, Job, Profile, Project
+from worker.stages import job_voice_options, resolve_voice, voice_defaults
 
 log = logging.getLogger(__name__)
 bp = Blueprint("jobs", __name__, url_prefix="/v1/jobs")
@@ -62,6 +65,24 @@ def _validated_job_request() -> JobCreate:
                        f"preset: unknown preset {body.preset!r}; use one of {', '.join(PRESETS)}",
                        "preset")
     return body
+
+
+def _job_options(body: JobCreate, profile: Profile) -> dict[str, Any]:
+    """Request options over the profile's; the voice is checked against the language now."""
+    stored = profile.settings or {}
+    voice = {**(stored.get("voice") or {}),
+             **(body.voice.model_dump(exclude_none=True) if body.voice else {})}
+    captions = {**(stored.get("captions") or {}),
+                **(body.captions.model_dump(exclude_none=True) if body.captions else {})}
+    language = voice.get("language") or detect_language(clean_text(body.source.idea))
+    settings = services().settings
+    try:
+        resolve_voice(job_voice_options(settings, {"voice": voice}), language,
+                      voice_defaults(settings))
+    except StageError as exc:
+        field = "voice.voice" if voice.get("voice") else "voice.engine"
+        raise ApiError(422, exc.code, f"{field}: {exc.message}", field) from None
+    return {"language": language, "voice": voice, "captions": captions}
 
 
 def _resolve_profile(body: JobCreate) -> Profile:
@@ -108,6 +129,7 @@ def create_job() -> ResponseReturnValue:
     job = job_store.create_job(
         session, account_id=g.account.id, profile_id=profile.id, project_id=project.id,
         source=body.source.model_dump(), preset=body.preset,
+        options=_job_options(body, profile),
     )
     svc = services()
     if not svc.locks.acquire(project.id, job.id, svc.settings.project_lock_ttl):

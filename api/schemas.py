@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -17,14 +17,53 @@ class IdeaSourceIn(BaseModel):
     idea: str
 
 
+HexColour = Annotated[str, Field(pattern=r"^#?[0-9A-Fa-f]{6}$")]
+
+
+class VoiceOptionsIn(BaseModel):
+    """How the voiceover sounds; unset fields fall back to the profile, then the settings."""
+
+    model_config = ConfigDict(extra="forbid")
+    engine: Literal["auto", "piper", "espeak"] | None = None
+    # Names only (en_US-lessac-medium, fr-fr): a path would let a client pick server files.
+    voice: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}$")
+    speed: float | None = Field(default=None, ge=0.5, le=2.0)
+    sentence_pause: float | None = Field(default=None, ge=0.0, le=2.0)
+    language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}$")
+
+
+class CaptionStyleIn(BaseModel):
+    """How burned-in captions look; they always stay inside the platform's safe zone."""
+
+    model_config = ConfigDict(extra="forbid")
+    font: str | None = Field(default=None, min_length=1, max_length=100)
+    size: int | None = Field(default=None, ge=24, le=200)  # pixels on a 1080-wide frame
+    fill: HexColour | None = None
+    highlight: HexColour | None = None
+    outline: HexColour | None = None
+    uppercase: bool | None = None
+    position: float | None = Field(default=None, ge=0.0, le=1.0)  # vertical, 0 top, 1 bottom
+
+
 class JobCreate(BaseModel):
     """Body of POST /v1/jobs."""
 
     model_config = ConfigDict(extra="forbid")
     source: IdeaSourceIn
     preset: str = "tiktok"
+    voice: VoiceOptionsIn | None = None
+    captions: CaptionStyleIn | None = None
     profile_id: str | None = Field(default=None, min_length=1, max_length=40)
     project_id: str | None = Field(default=None, min_length=1, max_length=40)
+
+
+class ProfileUpdate(BaseModel):
+    """Body of PATCH /v1/profiles/<id>: the brand's defaults for every job."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    voice: VoiceOptionsIn | None = None
+    captions: CaptionStyleIn | None = None
 
 
 def _field(loc: tuple[Any, ...]) -> str:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from pipeline.ass import AssStyle, ass_colour, ass_document, ass_escape, dialogue
 from pipeline.fonts import DEFAULT_FAMILY, family_for
@@ -33,6 +34,21 @@ class CaptionStyle:
     outline_ratio: float = 0.12  # of the font size
     uppercase: bool = False
     vertical_position: float = 0.68  # centre of the caption, as a fraction of the height
+
+
+def caption_style(options: dict[str, Any], frame_width: int = 1080) -> CaptionStyle:
+    """A style from a profile's or request's options (sizes in pixels of a 1080-wide frame)."""
+    base = CaptionStyle()
+    colour = {k: str(options[k]).lstrip("#").upper() for k in ("fill", "highlight", "outline")
+              if options.get(k)}
+    return replace(
+        base,
+        font=options.get("font") or base.font,
+        size_ratio=options["size"] / frame_width if options.get("size") else base.size_ratio,
+        uppercase=bool(options.get("uppercase", base.uppercase)),
+        vertical_position=float(options.get("position", base.vertical_position)),
+        **colour,
+    )
 
 
 def group_words(words: Sequence[WordTiming], *, max_words: int = MAX_WORDS,
@@ -97,8 +113,10 @@ def caption_anchor(preset: Preset, style: CaptionStyle = CaptionStyle()) -> tupl
     left = round(preset.width * zone.left)
     right = round(preset.width * zone.right)
     x = (left + preset.width - right) // 2
+    # Two lines of text must fit between the platform's top and bottom overlays.
+    highest = preset.height * zone.top + size * 1.5
     lowest = preset.height * (1 - zone.bottom) - size * 1.5
-    y = round(min(preset.height * style.vertical_position, lowest))
+    y = round(max(highest, min(preset.height * style.vertical_position, lowest)))
     return x, y, size
 
 
@@ -149,6 +167,28 @@ def write_srt(groups: Sequence[CaptionGroup], out: Path) -> Path:
     return out
 
 
+def _vtt_time(seconds: float) -> str:
+    return _srt_time(seconds).replace(",", ".")
+
+
+def write_vtt(groups: Sequence[CaptionGroup], out: Path) -> Path:
+    """WebVTT sidecar, with the spoken word of each moment marked by a timestamp tag."""
+    blocks = ["WEBVTT\n"]
+    for i, group in enumerate(groups, start=1):
+        # <hh:mm:ss.ttt> inside a cue is WebVTT's karaoke: players highlight word by word.
+        text = " ".join(
+            (f"<{_vtt_time(w.start)}>" if j and group.start < w.start < group.end else "")
+            + _vtt_escape(w.text) for j, w in enumerate(group.words)
+        )
+        blocks.append(f"{i}\n{_vtt_time(group.start)} --> {_vtt_time(group.end)}\n{text}\n")
+    out.write_text("\n".join(blocks), encoding="utf-8")
+    return out
+
+
+def _vtt_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def write_groups_json(groups: Sequence[CaptionGroup], out: Path) -> Path:
     """The caption track as data, for the export sidecar and later stages."""
     out.write_text(json.dumps([asdict(g) for g in groups], ensure_ascii=False, indent=1),
@@ -158,11 +198,12 @@ def write_groups_json(groups: Sequence[CaptionGroup], out: Path) -> Path:
 
 def build_captions(words: Sequence[WordTiming], preset: Preset, out_dir: Path,
                    style: CaptionStyle = CaptionStyle()) -> dict[str, Path]:
-    """Group the words and write the ASS, SRT and JSON files; return their paths."""
+    """Group the words and write the ASS, SRT, WebVTT and JSON files; return their paths."""
     groups = group_words(words)
     out_dir.mkdir(parents=True, exist_ok=True)
     return {
         "ass": write_ass(groups, preset, out_dir / "captions.ass", style),
         "srt": write_srt(groups, out_dir / "captions.srt"),
+        "vtt": write_vtt(groups, out_dir / "captions.vtt"),
         "json": write_groups_json(groups, out_dir / "captions.json"),
     }

@@ -76,7 +76,8 @@ def plan_render(script: Script, voice: Voiceover, preset: Preset) -> RenderPlan:
             palette += 1
             kind = "scene" if kind == "title" else kind
         start = end
-    segments.append(Segment(Card("end", "Follow for more", " ".join(script.hashtags),
+    segments.append(Segment(Card("end", script.call_to_action or script.title,
+                                 " ".join(script.hashtags),
                                  palette_index=palette), start, duration))
     return RenderPlan(preset=preset, duration=duration, segments=tuple(segments))
 

@@ -6,6 +6,8 @@ import hashlib
 import re
 from typing import Protocol
 
+from pipeline.language import base_language, detect_language
+from pipeline.templates import TEMPLATES
 from pipeline.text import clean_text, has_words
 from pipeline.types import IdeaSource, Scene, Script, StageError
 
@@ -30,34 +32,6 @@ class ScriptGenerator(Protocol):
         """
 
 
-# Two deterministic sets of beats; the idea's hash picks one so that different ideas
-# do not all sound the same, while the same idea always gives the same script.
-_BEATS: tuple[tuple[tuple[str, str], ...], ...] = (
-    (
-        ("Most people never stop to think about it, but the details make all the difference.",
-         "The short version"),
-        ("It comes down to a few simple choices, made with care, one step at a time.",
-         "What really matters"),
-        ("Once you see how it works, you start to notice it everywhere you look.",
-         "Why it works"),
-        ("Try it for yourself this week, and judge the difference with your own eyes.",
-         "Your turn"),
-    ),
-    (
-        ("Here is the part nobody tells you, and it is simpler than you might expect.",
-         "The secret"),
-        ("Small changes add up quickly, and the results speak for themselves.",
-         "Small changes, big results"),
-        ("The best part is that anyone can do it, with nothing more than a little patience.",
-         "Anyone can do it"),
-        ("Give it a try today, and tell us how it went in the comments.",
-         "Try it today"),
-    ),
-)
-
-_CALL_TO_ACTION = "Follow for more ideas like this."
-
-
 def _hashtags(topic: str, limit: int = 3) -> tuple[str, ...]:
     words = sorted({w for w in re.findall(r"\w+", topic.lower()) if len(w) > 3},
                    key=lambda w: (-len(w), w))
@@ -74,26 +48,37 @@ class TemplateScriptGenerator:
         return True
 
     def generate(self, source: IdeaSource) -> Script:
-        """Write a 30-second-ish script around the idea."""
+        """Write a 30-second-ish script around the idea, in the idea's language.
+
+        Languages without template words get the idea alone: the script never mixes
+        languages, since one voice reads all of it.
+        """
         idea = clean_text(source.idea)
         if not has_words(idea):
             raise StageError("script", "empty_idea",
                              "the idea has no words left once emoji and symbols are removed; "
                              "describe it in a few words")
+        language = base_language(source.language) if source.language else detect_language(idea)
         topic = idea.rstrip(_TRAILING_PUNCTUATION).strip() or idea
         ends_as_question = idea.endswith(("?", "？", "؟"))
-        opening = f"{topic}?" if ends_as_question else f"{topic}."
+        # A question keeps its own question mark (？ and ؟ included); anything else ends in ".".
+        opening = f"{topic}{idea[-1]}" if ends_as_question else f"{topic}."
+        words = TEMPLATES.get(language)
+        if words is None:
+            return Script(title=topic, scenes=(Scene(narration=opening, headline=topic),),
+                          call_to_action="", hashtags=_hashtags(topic), language=language)
         digest = int(hashlib.sha256(topic.encode()).hexdigest(), 16)
-        beats = _BEATS[digest % len(_BEATS)]
-        scenes = [Scene(narration=f"{opening} Let's break it down.", headline=topic)]
+        beats = words.beats[digest % len(words.beats)]
+        scenes = [Scene(narration=f"{opening} {words.lead_in}", headline=topic)]
         scenes += [Scene(narration=line, headline=headline) for line, headline in beats]
-        scenes.append(Scene(narration=_CALL_TO_ACTION, headline="Follow for more"))
+        scenes.append(Scene(narration=words.call_to_action,
+                            headline=words.call_to_action_headline))
         return Script(
             title=topic,
             scenes=tuple(scenes),
-            call_to_action=_CALL_TO_ACTION,
+            call_to_action=words.call_to_action_headline,
             hashtags=_hashtags(topic),
-            language="en",
+            language=language,
         )
 
 

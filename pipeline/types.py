@@ -37,9 +37,10 @@ class StageError(Exception):
 
 @dataclass(frozen=True)
 class IdeaSource:
-    """A one-line idea typed by a user."""
+    """A one-line idea typed by a user, in `language` (ISO 639-1; None: detect it)."""
 
     idea: str
+    language: str | None = None
 
 
 @dataclass(frozen=True)

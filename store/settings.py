@@ -80,10 +80,19 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("VOICE_ENGINE", "voice_engine", "auto",
            "auto (piper when PIPER_VOICE is set, else espeak), espeak or piper."),
     EnvVar("PIPER_VOICE", "piper_voice", "",
-           "Path to a Piper .onnx voice (its .onnx.json beside it)."),
-    EnvVar("ESPEAK_VOICE", "espeak_voice", "en-us", "espeak-ng voice name."),
+           "Default Piper voice: a name (en_US-lessac-medium) or a path to an .onnx."),
+    EnvVar("VOICES_DIR", "voices_dir", "",
+           "Where Piper voices are installed and looked up. Unset: DATA_DIR/voices.", _as_path),
+    EnvVar("VOICE_DOWNLOADS", "voice_downloads", "true",
+           "Download a missing Piper voice or Whisper model when online.", _as_bool),
+    EnvVar("ESPEAK_VOICE", "espeak_voice", "en-us", "Default espeak-ng voice name."),
     EnvVar("SPEECH_RATE", "speech_rate", "165",
-           "espeak-ng speaking rate in words per minute.", _as_int),
+           "espeak-ng speaking rate in words per minute (at speed 1.0).", _as_int),
+    EnvVar("WHISPER_MODEL", "whisper_model", "base",
+           "Whisper model for speech we did not synthesise: a name (tiny … large-v3, turbo) "
+           "or a path to a .pt.", None),
+    EnvVar("MODELS_DIR", "models_dir", "",
+           "Where Whisper models are kept. Unset: DATA_DIR/models.", _as_path),
     EnvVar("API_HOST", "api_host", "127.0.0.1", "Address `videofactory serve` binds."),
     EnvVar("API_PORT", "api_port", "8000", "Port `videofactory serve` listens on.", _as_int),
     EnvVar("API_THREADS", "api_threads", "8", "Request threads of the API server.", _as_int),
@@ -120,8 +129,12 @@ class Settings:
     redis_key_prefix: str = "vf"
     voice_engine: str = "auto"
     piper_voice: str | None = None
+    voices_dir: Path = Path("voices")
+    voice_downloads: bool = True
     espeak_voice: str = "en-us"
     speech_rate: int = 165
+    whisper_model: str = "base"
+    models_dir: Path = Path("models")
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     api_threads: int = 8
@@ -158,6 +171,8 @@ class Settings:
         data_dir: Path = values["data_dir"]
         values["media_root"] = values["media_root"] or data_dir / "media"
         values["export_dir"] = values["export_dir"] or data_dir / "exports"
+        values["voices_dir"] = values["voices_dir"] or data_dir / "voices"
+        values["models_dir"] = values["models_dir"] or data_dir / "models"
         # Built as a URL object so that %, ? or # in DATA_DIR stay part of the path.
         embedded_url = URL.create("sqlite", database=str(data_dir / "videofactory.db"))
         values["database_url"] = normalise_database_url(

@@ -172,6 +172,45 @@ def create_account_command(ctx: click.Context, name: str) -> None:
     click.echo(created.api_key)
 
 
+@cli.group()
+def voices() -> None:
+    """Voices: list what can speak, install Piper voices."""
+
+
+@voices.command("list")
+@click.option("--language", help="Only voices of this language (ISO 639-1, e.g. de).")
+@click.pass_context
+def list_voices(ctx: click.Context, language: str | None) -> None:
+    """Installed and downloadable voices: engine, name, language, quality, installed."""
+    from pipeline.language import base_language
+    from pipeline.voices import catalogue
+
+    settings = _settings(ctx)
+    for voice in catalogue(settings.voices_dir):
+        if language and voice.language != base_language(language):
+            continue
+        state = "installed" if voice.installed else "downloadable"
+        click.echo(f"{voice.engine:7} {voice.name:32} {voice.language:4} "
+                   f"{voice.quality or '-':7} {state}")
+
+
+@voices.command("install")
+@click.argument("name")
+@click.pass_context
+def install_voice(ctx: click.Context, name: str) -> None:
+    """Download a Piper voice (e.g. en_US-lessac-medium) into VOICES_DIR."""
+    from pipeline.types import StageError
+    from pipeline.voices import install_piper_voice
+
+    settings = _settings(ctx)
+    try:
+        path = install_piper_voice(name, settings.voices_dir)
+    except StageError as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        raise SystemExit(1) from None
+    click.echo(str(path))
+
+
 def _upgrade_embedded(settings: Settings) -> None:
     from store.migrate import upgrade as run_upgrade
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.captions import build_captions
+from pipeline.captions import build_captions, caption_style
+from pipeline.normalize import normalise_tokens
 from pipeline.presets import get_preset
 from pipeline.publish import ExportFolderPublisher
 from pipeline.render import render_video
@@ -19,7 +20,12 @@ from pipeline.script import generate_script
 from pipeline.tools import probe
 from pipeline.types import IdeaSource, ProgressCallback, Script, StageError, Voiceover
 from pipeline.voice import synthesize_script
-from pipeline.voice_engines import select_engine
+from pipeline.voice_engines import (
+    VoiceDefaults,
+    VoiceOptions,
+    build_engine,
+    resolve_voice,
+)
 from store.media import LocalMediaStorage, artifact_key
 from store.settings import Settings
 
@@ -77,35 +83,54 @@ def run_script(ctx: StageContext, job: JobInput) -> dict[str, str]:
     if job.source.get("type") != "idea":
         raise StageError("script", "unsupported_source",
                          f"source type {job.source.get('type')!r} is not supported yet")
-    script = generate_script(IdeaSource(idea=job.source["idea"]))
+    script = generate_script(IdeaSource(idea=job.source["idea"],
+                                        language=job.options.get("language")))
     keys = outputs_of("script", job.job_id)
     _store_json(ctx, keys["script"], script.to_dict())
     ctx.on_progress(1.0)
     return keys
 
 
+def voice_defaults(settings: Settings) -> VoiceDefaults:
+    """The machine's voice settings."""
+    return VoiceDefaults(voices_dir=settings.voices_dir, piper_voice=settings.piper_voice,
+                         espeak_voice=settings.espeak_voice, speech_rate=settings.speech_rate,
+                         downloads=settings.voice_downloads)
+
+
+def job_voice_options(settings: Settings, options: dict[str, Any]) -> VoiceOptions:
+    """A job's voice options over the machine's default engine."""
+    return VoiceOptions.from_dict({"engine": settings.voice_engine,
+                                   **(options.get("voice") or {})})
+
+
 def run_voice(ctx: StageContext, job: JobInput) -> dict[str, str]:
     """script.json → voice.wav + voiceover.json (word timings)."""
-    s = ctx.settings
-    engine = select_engine(job.options.get("voice_engine", s.voice_engine),
-                           piper_voice=s.piper_voice, espeak_voice=s.espeak_voice,
-                           speech_rate=s.speech_rate)
+    script = _load_script(ctx, job)
+    options = job_voice_options(ctx.settings, job.options)
+    defaults = voice_defaults(ctx.settings)
+    choice = resolve_voice(options, script.language, defaults)
+    engine = build_engine(choice, options, defaults)
     keys = outputs_of("voice", job.job_id)
     local_wav = ctx.scratch / "voice.wav"
-    voiceover = synthesize_script(_load_script(ctx, job), engine, local_wav,
-                                  on_progress=ctx.on_progress)
+    voiceover = synthesize_script(
+        script, engine, local_wav, sentence_pause=options.sentence_pause,
+        spoken_forms=lambda tokens: normalise_tokens(tokens, script.language),
+        on_progress=ctx.on_progress,
+    )
     ctx.media.put_file(keys["voice_wav"], local_wav)
-    _store_json(ctx, keys["voiceover"], voiceover.to_dict())
+    _store_json(ctx, keys["voiceover"], {**voiceover.to_dict(), "voice": choice.name})
     return keys
 
 
 def run_captions(ctx: StageContext, job: JobInput) -> dict[str, str]:
     """voiceover.json → captions.ass, .srt and .json."""
     voiceover = _load_voiceover(ctx, job)
-    files = build_captions(voiceover.words, get_preset(job.preset), ctx.scratch)
+    style = caption_style(job.options.get("captions") or {})
+    files = build_captions(voiceover.words, get_preset(job.preset), ctx.scratch, style)
     keys = outputs_of("captions", job.job_id)
     for label, path in (("captions_ass", files["ass"]), ("captions_srt", files["srt"]),
-                        ("captions_json", files["json"])):
+                        ("captions_vtt", files["vtt"]), ("captions_json", files["json"])):
         ctx.media.put_file(keys[label], path)
     ctx.on_progress(1.0)
     return keys
@@ -163,7 +188,7 @@ _OUTPUTS: dict[str, dict[str, str]] = {
     "script": {"script": "script.json"},
     "voice": {"voice_wav": "voice.wav", "voiceover": "voiceover.json"},
     "captions": {"captions_ass": "captions.ass", "captions_srt": "captions.srt",
-                 "captions_json": "captions.json"},
+                 "captions_vtt": "captions.vtt", "captions_json": "captions.json"},
     "render": {"video": "video.mp4"},
     "publish": {"publication": "publication.json"},
 }

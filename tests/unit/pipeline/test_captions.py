@@ -17,10 +17,12 @@ from pipeline.captions import (
     CaptionStyle,
     build_captions,
     caption_anchor,
+    caption_style,
     group_words,
     write_ass,
     write_groups_json,
     write_srt,
+    write_vtt,
 )
 from pipeline.presets import PRESETS, Preset, get_preset
 from pipeline.script import generate_script
@@ -258,11 +260,35 @@ def test_groups_json_round_trips(tmp_path: Path) -> None:
     assert rebuilt == groups
 
 
-def test_build_captions_writes_three_consistent_files(spoken: Voiceover, tmp_path: Path) -> None:
-    """ASS, SRT and JSON are written for the same groups."""
+def test_build_captions_writes_four_consistent_files(spoken: Voiceover, tmp_path: Path) -> None:
+    """ASS, SRT, WebVTT and JSON are written for the same groups."""
     paths = build_captions(spoken.words, get_preset("tiktok"), tmp_path / "out")
     assert {k: p.name for k, p in paths.items()} == {
-        "ass": "captions.ass", "srt": "captions.srt", "json": "captions.json"}
+        "ass": "captions.ass", "srt": "captions.srt", "vtt": "captions.vtt",
+        "json": "captions.json"}
     groups = json.loads(paths["json"].read_text(encoding="utf-8"))
     assert len(groups) == paths["srt"].read_text(encoding="utf-8").count(" --> ")
+    vtt = paths["vtt"].read_text(encoding="utf-8")
+    assert vtt.startswith("WEBVTT\n") and vtt.count(" --> ") == len(groups)
     assert len(_events(paths["ass"].read_text(encoding="utf-8"))) == len(spoken.words)
+
+
+def test_vtt_marks_each_later_word_and_escapes_markup(tmp_path: Path) -> None:
+    """WebVTT cues carry a timestamp tag before each later word, and user text is escaped."""
+    words = (WordTiming("<b>Tom", 1.0, 1.4), WordTiming("&", 1.4, 1.6),
+             WordTiming("Jerry", 1.6, 2.0))
+    vtt = write_vtt([CaptionGroup(words, 1.0, 2.0)], tmp_path / "c.vtt").read_text()
+    assert "00:00:01.000 --> 00:00:02.000" in vtt
+    assert "&lt;b&gt;Tom <00:00:01.400>&amp; <00:00:01.600>Jerry" in vtt
+
+
+def test_caption_style_from_options_stays_in_the_safe_zone() -> None:
+    """Profile options set colours, size and case; any position is pulled into the safe zone."""
+    preset = get_preset("tiktok")
+    style = caption_style({"fill": "#00ff00", "size": 108, "uppercase": True, "position": 0.99})
+    assert (style.fill, style.uppercase) == ("00FF00", True)
+    x, y, size = caption_anchor(preset, style)
+    assert size == 108
+    assert y + size * 1.5 <= preset.height * (1 - preset.safe_zone.bottom)
+    _, top_y, top_size = caption_anchor(preset, caption_style({"position": 0.0}))
+    assert top_y - top_size * 1.5 >= preset.height * preset.safe_zone.top - 1

@@ -18,7 +18,7 @@ def test_template_script_shape() -> None:
     assert len(script.scenes) == 6
     assert script.scenes[0].narration.startswith("Three habits of great bakers.")
     assert script.scenes[0].headline == script.title
-    assert script.scenes[-1].narration == script.call_to_action
+    assert script.scenes[-1].headline == script.call_to_action == "Follow for more"
     assert script.language == "en"
     assert all(has_words(s.narration) and has_words(s.headline) for s in script.scenes)
     assert script.narration == " ".join(s.narration for s in script.scenes)
@@ -40,20 +40,49 @@ def test_different_ideas_use_both_sets_of_beats() -> None:
 
 
 @pytest.mark.parametrize(
-    ("idea", "opening"),
+    ("idea", "opening", "lead_in"),
     [
-        ("Why do cats purr?", "Why do cats purr?"),
-        ("Why do cats purr？", "Why do cats purr?"),
-        ("لماذا تخرخر القطط؟", "لماذا تخرخر القطط?"),
-        ("Cats purr!!!", "Cats purr."),
-        ("Cats purr…", "Cats purr."),
+        ("Why do cats purr?", "Why do cats purr?", " Let's break it down."),
+        ("Why do cats purr？", "Why do cats purr？", " Let's break it down."),
+        ("لماذا تخرخر القطط؟", "لماذا تخرخر القطط؟", ""),
+        ("Cats purr!!!", "Cats purr.", " Let's break it down."),
+        ("Cats purr…", "Cats purr.", " Let's break it down."),
     ],
 )
-def test_opening_keeps_question_or_ends_with_a_full_stop(idea: str, opening: str) -> None:
-    """A question stays a question; any other trailing punctuation becomes a single full stop."""
+def test_opening_keeps_question_or_ends_with_a_full_stop(idea: str, opening: str,
+                                                         lead_in: str) -> None:
+    """A question keeps its own mark; other trailing punctuation becomes a single full stop."""
     script = generate_script(IdeaSource(idea))
-    assert script.scenes[0].narration == f"{opening} Let's break it down."
+    assert script.scenes[0].narration == f"{opening}{lead_in}"
     assert script.title == opening[:-1]
+
+
+@pytest.mark.parametrize(
+    ("idea", "language", "lead_in"),
+    [
+        ("Warum kalter Kaffee milder schmeckt", "de", "Schauen wir uns das genauer an."),
+        ("Pourquoi le café froid est plus doux", "fr", "Voyons cela de plus près."),
+        ("¿Por qué el café frío es más suave?", "es", "Vamos a verlo paso a paso."),
+    ],
+)
+def test_template_speaks_the_ideas_language(idea: str, language: str, lead_in: str) -> None:
+    """The idea's language is detected and the whole template is written in it."""
+    script = generate_script(IdeaSource(idea))
+    assert script.language == language
+    assert script.scenes[0].narration.endswith(lead_in)
+    assert len(script.scenes) == 6
+
+
+def test_language_without_template_words_is_never_mixed_with_english() -> None:
+    """An idea in a language the template lacks becomes a script of that idea alone."""
+    script = generate_script(IdeaSource("Почему холодный кофе мягче горячего"))
+    assert script.language == "ru"
+    assert [s.narration for s in script.scenes] == ["Почему холодный кофе мягче горячего."]
+
+
+def test_requested_language_wins_over_detection() -> None:
+    """An explicit language picks the template even for an ambiguous one-word idea."""
+    assert generate_script(IdeaSource("Espresso", language="de")).language == "de"
 
 
 def test_hashtags_are_longest_topic_words_then_shorts() -> None:

@@ -21,9 +21,7 @@ from pipeline.voice import (
     speech_tokens,
     synthesize_script,
 )
-from pipeline.voice_engines import select_engine
 from pipeline.voice_espeak import EspeakVoice
-from pipeline.voice_piper import PiperVoiceEngine
 
 # --- speech_tokens ---------------------------------------------------------------------------
 
@@ -292,27 +290,3 @@ def test_sample_rate_change_mid_script_is_a_stage_error(tmp_path: Path) -> None:
     with pytest.raises(StageError) as caught:
         synthesize_script(script, engine, tmp_path / "v.wav")
     assert caught.value.code == "engine_error"
-
-
-# --- select_engine ---------------------------------------------------------------------------
-
-
-def test_select_engine_choices(tmp_path: Path) -> None:
-    """`auto` picks Piper only when a model is set; `espeak` honours voice and rate."""
-    assert isinstance(select_engine("auto"), EspeakVoice)
-    chosen = select_engine("espeak", espeak_voice="fr", speech_rate=140)
-    assert isinstance(chosen, EspeakVoice)
-    assert (chosen.voice, chosen.rate_wpm) == ("fr", 140)
-    piper = select_engine("auto", piper_voice=str(tmp_path / "v.onnx"))
-    assert isinstance(piper, PiperVoiceEngine)
-    assert piper.model_path == tmp_path / "v.onnx"
-
-
-@pytest.mark.parametrize(
-    ("engine", "code"), [("piper", "voice_missing"), ("festival", "unknown_engine")]
-)
-def test_select_engine_errors(engine: str, code: str) -> None:
-    """Piper without a model and an unknown engine name fail with their own codes."""
-    with pytest.raises(StageError) as caught:
-        select_engine(engine)
-    assert (caught.value.stage, caught.value.code) == ("voice", code)

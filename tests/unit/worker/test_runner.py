@@ -56,7 +56,7 @@ def _job(services: Services, job_id: str) -> Job:
 def test_failed_stage_names_itself_and_frees_the_project(embedded_settings: Settings,
                                                          make_job) -> None:
     """A voice failure fails the job at `voice` with an actionable message; later stages skip."""
-    services = _services(replace(embedded_settings, espeak_voice="no-such-voice"))
+    services = _services(replace(embedded_settings, espeak_voice="en-nowhere"))
     job_id = make_job(services)
     updates: list[tuple[str, float]] = []
     assert run_job(services, job_id, worker="t", on_update=lambda s, f: updates.append((s, f))
