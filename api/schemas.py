@@ -32,8 +32,8 @@ class VoiceOptionsIn(BaseModel):
     language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}$")
 
 
-class CaptionStyleIn(BaseModel):
-    """How burned-in captions look; they always stay inside the platform's safe zone."""
+class CaptionOptionsIn(BaseModel):
+    """How burned-in captions look (always inside the platform's safe zone) and are timed."""
 
     model_config = ConfigDict(extra="forbid")
     font: str | None = Field(default=None, min_length=1, max_length=100)
@@ -43,6 +43,8 @@ class CaptionStyleIn(BaseModel):
     outline: HexColour | None = None
     uppercase: bool | None = None
     position: float | None = Field(default=None, ge=0.0, le=1.0)  # vertical, 0 top, 1 bottom
+    # "voice": the voice engine's own word times; "whisper": what Whisper hears in the audio.
+    timing: Literal["voice", "whisper"] | None = None
 
 
 class JobCreate(BaseModel):
@@ -52,7 +54,7 @@ class JobCreate(BaseModel):
     source: IdeaSourceIn
     preset: str = "tiktok"
     voice: VoiceOptionsIn | None = None
-    captions: CaptionStyleIn | None = None
+    captions: CaptionOptionsIn | None = None
     profile_id: str | None = Field(default=None, min_length=1, max_length=40)
     project_id: str | None = Field(default=None, min_length=1, max_length=40)
 
@@ -63,7 +65,7 @@ class ProfileUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(default=None, min_length=1, max_length=200)
     voice: VoiceOptionsIn | None = None
-    captions: CaptionStyleIn | None = None
+    captions: CaptionOptionsIn | None = None
 
 
 def _field(loc: tuple[Any, ...]) -> str:

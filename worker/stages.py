@@ -18,7 +18,15 @@ from pipeline.publish import ExportFolderPublisher
 from pipeline.render import render_video
 from pipeline.script import generate_script
 from pipeline.tools import probe
-from pipeline.types import IdeaSource, ProgressCallback, Script, StageError, Voiceover
+from pipeline.transcribe import align, load_whisper, transcribe
+from pipeline.types import (
+    IdeaSource,
+    ProgressCallback,
+    Script,
+    StageError,
+    Voiceover,
+    WordTiming,
+)
 from pipeline.voice import synthesize_script
 from pipeline.voice_engines import (
     VoiceDefaults,
@@ -123,11 +131,26 @@ def run_voice(ctx: StageContext, job: JobInput) -> dict[str, str]:
     return keys
 
 
+def _whisper_timings(ctx: StageContext, job: JobInput, voiceover: Voiceover) -> list[WordTiming]:
+    """Time the script's own words by what Whisper hears in the voiceover."""
+    s = ctx.settings
+    script = _load_script(ctx, job)
+    model = load_whisper(s.whisper_model, s.models_dir, download=s.voice_downloads)
+    ctx.on_progress(0.2)
+    heard = transcribe(ctx.media.path(job.artifacts["voice_wav"]), model=model,
+                       language=script.language)
+    ctx.on_progress(0.8)
+    return align(script.narration, heard, duration=voiceover.duration)
+
+
 def run_captions(ctx: StageContext, job: JobInput) -> dict[str, str]:
     """voiceover.json → captions.ass, .srt and .json."""
     voiceover = _load_voiceover(ctx, job)
-    style = caption_style(job.options.get("captions") or {})
-    files = build_captions(voiceover.words, get_preset(job.preset), ctx.scratch, style)
+    options = job.options.get("captions") or {}
+    words = voiceover.words
+    if options.get("timing") == "whisper":
+        words = tuple(_whisper_timings(ctx, job, voiceover))
+    files = build_captions(words, get_preset(job.preset), ctx.scratch, caption_style(options))
     keys = outputs_of("captions", job.job_id)
     for label, path in (("captions_ass", files["ass"]), ("captions_srt", files["srt"]),
                         ("captions_vtt", files["vtt"]), ("captions_json", files["json"])):

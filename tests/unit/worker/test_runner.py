@@ -112,3 +112,30 @@ def test_configured_piper_voice_speaks_the_job(embedded_settings: Settings, make
     assert voiceover["sample_rate"] == SAMPLE_RATE
     starts = [w["start"] for w in voiceover["words"]]
     assert starts == sorted(starts) and 0 <= starts[0] and starts[-1] < voiceover["duration"]
+
+
+# whisper's tokenizer leaves its vocabulary file open (upstream); not our leak.
+@pytest.mark.filterwarnings("ignore:unclosed file:ResourceWarning")
+def test_whisper_timing_keeps_the_script_words(embedded_settings: Settings, make_job,
+                                               tmp_path) -> None:
+    """captions.timing=whisper re-times the script's words by Whisper (a tiny checkpoint)."""
+    import json
+
+    from store.models import Job as JobRow
+    from tests.support.tiny_whisper import build_tiny_whisper
+
+    checkpoint = build_tiny_whisper(tmp_path / "tiny.pt")
+    services = _services(replace(embedded_settings, whisper_model=str(checkpoint)))
+    job_id = make_job(services, "Cold brew tastes smoother")
+    with session_scope(services.sessions) as session:
+        session.get(JobRow, job_id).options = {"captions": {"timing": "whisper"}}
+    for stage in ("script", "voice"):
+        execute_stage(services, stage, job_id, worker="w")
+    artifacts = execute_stage(services, "captions", job_id, worker="w")
+    voiceover = json.loads(services.media.path(artifacts["voiceover"]).read_text())
+    groups = json.loads(services.media.path(artifacts["captions_json"]).read_text())
+    shown = [w for g in groups for w in g["words"]]
+    assert [w["text"] for w in shown] == [w["text"] for w in voiceover["words"]]
+    starts = [w["start"] for w in shown]
+    assert starts == sorted(starts)
+    assert 0.0 <= starts[0] and shown[-1]["end"] <= voiceover["duration"] + 1e-6
