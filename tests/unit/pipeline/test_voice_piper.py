@@ -145,3 +145,24 @@ def test_sentences_split_after_sentence_ends(tokens: list[str],
                                              sentences: list[list[str]]) -> None:
     """Tokens are grouped into sentences that end at ., !, ?, their CJK/Arabic forms or …."""
     assert split_sentences(tokens) == sentences
+
+
+def test_sentences_are_stitched_without_clicks(engine: PiperVoiceEngine, tmp_path: Path,
+                                               wav_reader) -> None:
+    """Each sentence fades in and out, so no join jumps (the tiny voice ends mid-waveform)."""
+    script = Script("t", (Scene("First one here. Second one here. Third!", "a"),), "", ())
+    synthesize_script(script, engine, tmp_path / "v.wav", sentence_pause=0.1)
+    audio, _ = wav_reader(tmp_path / "v.wav")
+    samples = np.asarray(audio, dtype=np.float64)
+    samples = samples / max(1e-9, np.abs(samples).max())
+    # Pauses are runs of exact zeros (a sine only touches zero for a sample at a time).
+    zero = np.concatenate([[False], samples == 0.0, [False]])
+    run_edges = np.nonzero(zero[1:] != zero[:-1])[0]
+    pauses = [(a, b) for a, b in zip(run_edges[::2], run_edges[1::2], strict=True) if b - a > 100]
+    assert len(pauses) >= 2  # between the three sentences
+    for start, end in pauses:
+        # The sample before a pause and the one after it are nearly silent: no step.
+        assert abs(samples[start - 1]) < 0.05 and abs(samples[min(end, len(samples) - 1)]) < 0.05
+    raw = engine.speak(["First", "one", "here."])
+    raw_audio = np.asarray(raw.samples, dtype=np.float64) / 32768
+    assert np.abs(raw_audio[-3:]).max() > 0.05  # unfaded, this ending would click
