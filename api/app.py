@@ -33,7 +33,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         "services": services,
         "dispatcher": dispatcher or _default_dispatcher(services),
     }
-    from api import context, errors, health, jobs, profiles, voices
+    from api import context, errors, health, jobs, profiles, uploads, voices
 
     context.init_app(app)
     errors.init_app(app)
@@ -41,4 +41,5 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.register_blueprint(health.bp)
     app.register_blueprint(profiles.bp)
     app.register_blueprint(voices.bp)
+    app.register_blueprint(uploads.bp)
     return app

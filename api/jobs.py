@@ -13,7 +13,9 @@ from flask.typing import ResponseReturnValue
 from api.auth import require_account
 from api.context import db_session, dispatcher, services
 from api.errors import ApiError
-from api.schemas import JobCreate, parse_body
+from api.profiles import brand_snapshot
+from api.schemas import JobCreate, MediaItemIn, parse_body
+from api.uploads import find_upload
 from pipeline.language import detect_language
 from pipeline.presets import PRESETS
 from pipeline.sequence import STAGE_NAMES
@@ -60,6 +62,10 @@ def _validated_job_request() -> JobCreate:
         raise ApiError(422, "invalid_field",
                        "source.idea: needs at least one word (emoji and symbols are not spoken)",
                        "source.idea")
+    if body.source.sale_price is not None and body.source.price is None:
+        raise ApiError(422, "invalid_field",
+                       "source.sale_price: needs source.price, the regular price it replaces",
+                       "source.sale_price")
     if body.preset not in PRESETS:
         raise ApiError(422, "unknown_preset",
                        f"preset: unknown preset {body.preset!r}; use one of {', '.join(PRESETS)}",
@@ -82,7 +88,39 @@ def _job_options(body: JobCreate, profile: Profile) -> dict[str, Any]:
     except StageError as exc:
         field = "voice.voice" if voice.get("voice") else "voice.engine"
         raise ApiError(422, exc.code, f"{field}: {exc.message}", field) from None
-    return {"language": language, "voice": voice, "captions": captions}
+    options: dict[str, Any] = {"language": language, "voice": voice, "captions": captions}
+    if body.source.media:
+        options["media"] = _job_media(body.source.media)
+    if body.source.price is not None:
+        options["price"] = {"price": body.source.price,
+                            **({"sale_price": body.source.sale_price}
+                               if body.source.sale_price is not None else {})}
+    quality = body.quality or stored.get("quality")
+    if quality:
+        options["quality"] = quality
+    brand = brand_snapshot(profile)
+    if brand:
+        options["brand"] = brand
+    return options
+
+
+def _job_media(items: list[MediaItemIn]) -> list[dict[str, Any]]:
+    """The uploads to show, as media keys in the user's order; each must be this account's."""
+    media = []
+    for i, item in enumerate(items):
+        field = f"source.media.{i}.upload_id"
+        meta = find_upload(g.account.id, item.upload_id)
+        if meta is None:
+            raise ApiError(422, "unknown_upload",
+                           f"{field}: no upload {item.upload_id!r}; upload the file with "
+                           "POST /v1/uploads and send the id it answers", field)
+        if item.keep_audio and not (meta["kind"] == "clip" and meta.get("audio")):
+            what = "a picture" if meta["kind"] == "still" else "a clip without sound"
+            raise ApiError(422, "invalid_field",
+                           f"source.media.{i}.keep_audio: upload {item.upload_id} is {what}; "
+                           "send keep_audio: false", f"source.media.{i}.keep_audio")
+        media.append({"key": meta["key"], "kind": meta["kind"], "keep_audio": item.keep_audio})
+    return media
 
 
 def _resolve_profile(body: JobCreate) -> Profile:
@@ -128,7 +166,7 @@ def create_job() -> ResponseReturnValue:
         profile = session.get(Profile, project.profile_id) or profile
     job = job_store.create_job(
         session, account_id=g.account.id, profile_id=profile.id, project_id=project.id,
-        source=body.source.model_dump(), preset=body.preset,
+        source=body.source.model_dump(exclude_none=True), preset=body.preset,
         options=_job_options(body, profile),
     )
     svc = services()

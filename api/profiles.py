@@ -1,4 +1,8 @@
-"""/v1/profiles: a brand's defaults (voice, caption style) for every job it makes."""
+"""/v1/profiles: a brand's defaults (voice, captions, look, logo, music) for every job it makes.
+
+Settings live in the profile row; the logo and the music bed are files in media storage under
+`profiles/<id>/`, so a worker reads them by key like any other artifact.
+"""
 
 from __future__ import annotations
 
@@ -7,23 +11,74 @@ from typing import Any
 
 from flask import Blueprint, g, jsonify, request
 from flask.typing import ResponseReturnValue
+from PIL import Image, ImageOps
 from sqlalchemy import select
 
 from api.auth import require_account
-from api.context import db_session
+from api.context import db_session, services
 from api.errors import ApiError
 from api.schemas import ProfileUpdate, parse_body
+from api.uploads import check_audio, check_image, receive_body, stored_name
+from pipeline.audio_mix import MUSIC_EXTENSIONS
 from store.accounts import owned_profile
 from store.models import Profile
 
 bp = Blueprint("profiles", __name__, url_prefix="/v1/profiles")
+
+MAX_LOGO_BYTES = 5 * 1024 * 1024
+MAX_LOGO_PIXELS = 16_000_000  # a watermark needs far less; this bounds the decode
+MIN_MUSIC_SECONDS = 5.0
+LOGO_ACCEPTS = (f"send a PNG or JPEG image of at most {MAX_LOGO_PIXELS // 1_000_000} "
+                "megapixels")
+MUSIC_ACCEPTS = (f"send an MP3, M4A, AAC, WAV, OGG/Opus or FLAC track of at least "
+                 f"{MIN_MUSIC_SECONDS:g} seconds")
+
+
+def logo_key(profile_id: str) -> str:
+    """Where a profile's logo is stored (always PNG)."""
+    return f"profiles/{profile_id}/logo.png"
+
+
+def music_dir(profile_id: str) -> str:
+    """The media key of a profile's music folder."""
+    return f"profiles/{profile_id}/music"
+
+
+def music_names(profile_id: str) -> list[str]:
+    """The profile's music files, by name, as the render's music picker sees them."""
+    folder = services().media.path(music_dir(profile_id))
+    if not folder.is_dir():
+        return []
+    # Dot names are put_file's half-written temporaries; other endings are never picked.
+    return sorted(p.name for p in folder.iterdir() if p.is_file()
+                  and not p.name.startswith(".") and p.suffix.lower() in MUSIC_EXTENSIONS)
+
+
+def brand_snapshot(profile: Profile) -> dict[str, Any]:
+    """The profile's look for a new job: colours and font, plus the logo and music it has now."""
+    brand = dict((profile.settings or {}).get("brand") or {})
+    if services().media.exists(logo_key(profile.id)):
+        brand["logo"] = logo_key(profile.id)
+    if music_names(profile.id):
+        brand["music_dir"] = music_dir(profile.id)
+    return brand
 
 
 def profile_public(profile: Profile) -> dict[str, Any]:
     """The JSON form of a profile."""
     settings = profile.settings or {}
     return {"id": profile.id, "name": profile.name, "is_default": profile.is_default,
-            "voice": settings.get("voice") or {}, "captions": settings.get("captions") or {}}
+            "voice": settings.get("voice") or {}, "captions": settings.get("captions") or {},
+            "brand": settings.get("brand") or {}, "quality": settings.get("quality"),
+            "logo": services().media.exists(logo_key(profile.id)),
+            "music": music_names(profile.id)}
+
+
+def _owned(profile_id: str) -> Profile:
+    profile = owned_profile(db_session(), g.account.id, profile_id)
+    if profile is None:  # another account's profile is "not found" too
+        raise ApiError(404, "profile_not_found", f"no profile {profile_id!r}")
+    return profile
 
 
 @bp.get("")
@@ -40,10 +95,8 @@ def list_profiles() -> ResponseReturnValue:
 @bp.patch("/<profile_id>")
 @require_account
 def update_profile(profile_id: str) -> ResponseReturnValue:
-    """Change the name or merge new voice and caption defaults into the profile."""
-    profile = owned_profile(db_session(), g.account.id, profile_id)
-    if profile is None:
-        raise ApiError(404, "profile_not_found", f"no profile {profile_id!r}")
+    """Change the name or quality, or merge new voice, caption and brand defaults."""
+    profile = _owned(profile_id)
     raw = request.get_data(cache=False)
     try:
         decoded = json.loads(raw) if raw.strip() else None
@@ -51,12 +104,102 @@ def update_profile(profile_id: str) -> ResponseReturnValue:
         raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc}") from None
     update: ProfileUpdate = parse_body(decoded, ProfileUpdate)
     settings = dict(profile.settings or {})
-    for key in ("voice", "captions"):
+    for key in ("voice", "captions", "brand"):
         part = getattr(update, key)
         if part is not None:
             settings[key] = {**(settings.get(key) or {}), **part.model_dump(exclude_none=True)}
+    if update.brand is not None:  # stored as the render reads them: "#RRGGBB"
+        settings["brand"] = {name: (f"#{value.lstrip('#').upper()}" if name != "font" else value)
+                             for name, value in settings["brand"].items()}
+    if update.quality is not None:
+        settings["quality"] = update.quality
     profile.settings = settings
     if update.name:
         profile.name = update.name
     db_session().commit()
     return jsonify(profile_public(profile))
+
+
+# --- logo --------------------------------------------------------------------------------
+
+@bp.put("/<profile_id>/logo")
+@require_account
+def put_logo(profile_id: str) -> ResponseReturnValue:
+    """Set the watermark from a raw PNG or JPEG body (stored as PNG); answer with the profile."""
+    profile = _owned(profile_id)
+    media = services().media
+    folder = media.scratch_dir("profiles", f"{profile.id}-logo")
+    try:
+        body = folder / "body"
+        receive_body(body, MAX_LOGO_BYTES, "the logo limit")
+        if check_image(body, formats=("PNG", "JPEG"), accepts=LOGO_ACCEPTS,
+                       max_pixels=MAX_LOGO_PIXELS) is None:
+            raise ApiError(422, "unsupported_media", f"the body is not an image; {LOGO_ACCEPTS}")
+        png = folder / "logo.png"
+        try:
+            with Image.open(body, formats=["PNG", "JPEG"]) as image:
+                # Upright as the camera meant it; RGBA so transparency survives as a watermark.
+                ImageOps.exif_transpose(image).convert("RGBA").save(png, "PNG")
+        except (OSError, ValueError) as exc:  # a pixel format Pillow cannot convert
+            raise ApiError(422, "invalid_media",
+                           f"the logo could not be converted to PNG ({exc}); {LOGO_ACCEPTS}") \
+                from None
+        media.put_file(logo_key(profile.id), png)
+    finally:
+        media.discard_scratch(folder)
+    return jsonify(profile_public(profile))
+
+
+@bp.delete("/<profile_id>/logo")
+@require_account
+def delete_logo(profile_id: str) -> ResponseReturnValue:
+    """Remove the watermark (jobs already submitted render without it); repeating is harmless."""
+    profile = _owned(profile_id)
+    services().media.path(logo_key(profile.id)).unlink(missing_ok=True)
+    return jsonify(profile_public(profile))
+
+
+# --- music -------------------------------------------------------------------------------
+
+@bp.post("/<profile_id>/music")
+@require_account
+def add_music(profile_id: str) -> ResponseReturnValue:
+    """Add a track to the music bed from a raw audio body; answer 201 with every track."""
+    profile = _owned(profile_id)
+    svc = services()
+    folder = svc.media.scratch_dir("profiles", f"{profile.id}-music")
+    try:
+        body = folder / "body"  # no ending: ffprobe must judge the content, not the name
+        receive_body(body, svc.settings.max_upload_bytes, "MAX_UPLOAD_BYTES")
+        check = check_audio(body, svc.settings, min_seconds=MIN_MUSIC_SECONDS,
+                            accepts=MUSIC_ACCEPTS)
+        name = stored_name(request.args.get("filename"), check, "music")
+        key = f"{music_dir(profile.id)}/{name}"
+        if svc.media.exists(key):
+            raise ApiError(409, "music_exists",
+                           f"filename: the profile already has {name!r}; delete it first or "
+                           "choose another name", "filename")
+        svc.media.put_file(key, body)
+    finally:
+        svc.media.discard_scratch(folder)
+    return jsonify({"music": music_names(profile.id)}), 201
+
+
+@bp.get("/<profile_id>/music")
+@require_account
+def list_music(profile_id: str) -> ResponseReturnValue:
+    """The profile's music tracks, by name."""
+    return jsonify({"music": music_names(_owned(profile_id).id)})
+
+
+@bp.delete("/<profile_id>/music/<name>")
+@require_account
+def delete_music(profile_id: str, name: str) -> ResponseReturnValue:
+    """Remove one track; answer with the tracks left."""
+    profile = _owned(profile_id)
+    names = music_names(profile.id)
+    if name not in names:  # also refuses any name that is not a plain stored file name
+        raise ApiError(404, "music_not_found",
+                       f"no music {name!r}; the profile has: {', '.join(names) or 'none'}")
+    services().media.path(f"{music_dir(profile.id)}/{name}").unlink(missing_ok=True)
+    return jsonify({"music": music_names(profile.id)})

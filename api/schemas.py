@@ -2,19 +2,56 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import PydanticCustomError
 
 from api.errors import ApiError
 
+MAX_MEDIA_ITEMS = 20
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _price(value: str) -> str:
+    if _CONTROL.search(value):
+        raise PydanticCustomError("price", "must be one line of text")
+    if not any(ch.isdigit() for ch in value):
+        raise PydanticCustomError("price", 'must contain a number, as in "$19.99" or "19,99 €"')
+    return value
+
+
+def _font(value: str) -> str:
+    # The family name goes into an ASS style line, where a comma starts the next field.
+    if _CONTROL.search(value) or any(ch in value for ch in ",{}\\"):
+        raise PydanticCustomError("font", "must be a font family name, as in \"Noto Sans\" "
+                                  "(no commas, braces, backslashes or line breaks)")
+    return value
+
+
+PriceText = Annotated[str, Field(min_length=1, max_length=20), AfterValidator(_price)]
+FontName = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_font)]
+Quality = Literal["draft", "standard", "high"]
+
+
+class MediaItemIn(BaseModel):
+    """An upload to show, in order: `{"upload_id": "upl_…", "keep_audio": false}`."""
+
+    model_config = ConfigDict(extra="forbid")
+    upload_id: str = Field(min_length=1, max_length=40)
+    keep_audio: bool = False  # clips only: their sound stays, under the voice
+
 
 class IdeaSourceIn(BaseModel):
-    """`{"type": "idea", "idea": "..."}`"""
+    """`{"type": "idea", "idea": "...", "media": [...], "price": "$19.99", "sale_price": ...}`"""
 
     model_config = ConfigDict(extra="forbid")
     type: Literal["idea"]
     idea: str
+    media: list[MediaItemIn] | None = Field(default=None, max_length=MAX_MEDIA_ITEMS)
+    price: PriceText | None = None
+    sale_price: PriceText | None = None
 
 
 HexColour = Annotated[str, Field(pattern=r"^#?[0-9A-Fa-f]{6}$")]
@@ -57,6 +94,17 @@ class JobCreate(BaseModel):
     captions: CaptionOptionsIn | None = None
     profile_id: str | None = Field(default=None, min_length=1, max_length=40)
     project_id: str | None = Field(default=None, min_length=1, max_length=40)
+    quality: Quality | None = None  # draft: half size, fast; high: x264 "medium"
+
+
+class BrandIn(BaseModel):
+    """A profile's look: badge, end-card and text colours and the font of its cards."""
+
+    model_config = ConfigDict(extra="forbid")
+    primary: HexColour | None = None
+    accent: HexColour | None = None
+    text: HexColour | None = None
+    font: FontName | None = None
 
 
 class ProfileUpdate(BaseModel):
@@ -66,6 +114,8 @@ class ProfileUpdate(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     voice: VoiceOptionsIn | None = None
     captions: CaptionOptionsIn | None = None
+    brand: BrandIn | None = None
+    quality: Quality | None = None
 
 
 def _field(loc: tuple[Any, ...]) -> str:

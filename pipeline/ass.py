@@ -24,6 +24,7 @@ class AssStyle:
     margin_left: int = 0
     margin_right: int = 0
     bold: bool = True
+    border_style: int = 1  # 1: outline and shadow, 3: an opaque box behind the text
 
 
 def ass_time(seconds: float) -> str:
@@ -69,7 +70,8 @@ def ass_document(preset: Preset, styles: Sequence[AssStyle], events: Sequence[st
         lines.append(
             f"Style: {s.name},{s.font},{s.size},{ass_colour(s.fill)},{ass_colour(s.secondary)},"
             f"{ass_colour(s.outline_colour)},&H80000000,{-1 if s.bold else 0},0,0,0,100,100,0,0,"
-            f"1,{s.outline},{s.shadow},{s.alignment},{s.margin_left},{s.margin_right},0,1"
+            f"{s.border_style},{s.outline},{s.shadow},{s.alignment},{s.margin_left},"
+            f"{s.margin_right},0,1"
         )
     lines += ["", "[Events]",
               "Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text"]

@@ -1,36 +1,20 @@
-"""Text cards over the backgrounds: the title, scene headlines and the end card."""
+"""Text over the visuals (title, scene headlines, price badges, end card) as one ASS file."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.ass import AssStyle, ass_document, ass_escape, dialogue
-from pipeline.fonts import family_for, needs_character_wrap
+from pipeline.ass import AssStyle, ass_colour, ass_document, ass_escape, dialogue
+from pipeline.fonts import DEFAULT_FAMILY, family_for, needs_character_wrap
 from pipeline.presets import Preset
+from pipeline.timeline import Brand, TextLayer
 
 FADE_MS = 200
-
-
-@dataclass(frozen=True)
-class Card:
-    """What one segment of the timeline shows."""
-
-    kind: str  # "title", "scene" or "end"
-    headline: str
-    subline: str = ""
-    palette_index: int = 0
-
-
-@dataclass(frozen=True)
-class TimedCard:
-    """A card and when it is on screen."""
-
-    card: Card
-    start: float
-    end: float
+# Vertical centre of each kind of text, as a fraction of the frame height.
+_ROWS = {"title": 0.36, "headline": 0.3, "badge": 0.2, "end": 0.38}
+_SIZES = {"title": 0.1, "headline": 0.085, "badge": 0.075, "end": 0.1}
 
 
 def _wrapped(text: str, chars_per_line: int) -> str:
@@ -48,37 +32,55 @@ def _sized(base: int, text: str, comfortable_chars: int) -> int:
     return max(base // 2, round(base * math.sqrt(comfortable_chars / len(text))))
 
 
-def write_cards_ass(cards: Sequence[TimedCard], preset: Preset, out: Path) -> Path:
-    """One ASS event per card, centred in the upper part of the frame, fading in and out."""
-    width, height = preset.width, preset.height
+def text_anchor(kind: str, preset: Preset) -> tuple[int, int]:
+    """Centre (x, y) where a kind of text is drawn, inside the safe zone."""
+    zone = preset.safe_zone
+    left = round(preset.width * zone.left) + preset.width // 20
+    right = round(preset.width * zone.right) + preset.width // 20
+    y = max(_ROWS[kind], zone.top + 0.06) * preset.height
+    return (left + preset.width - right) // 2, round(y)
+
+
+def write_cards_ass(layers: Sequence[TextLayer], preset: Preset, out: Path,
+                    brand: Brand | None = None) -> Path:
+    """One ASS event per text layer, fading in and out; badges sit on a brand-coloured box."""
+    brand = brand or Brand()
+    width = preset.width
     zone = preset.safe_zone
     margin_left = round(width * zone.left) + width // 20
     margin_right = round(width * zone.right) + width // 20
-    x = (margin_left + width - margin_right) // 2
-    styles: dict[str, AssStyle] = {}
+    styles: list[AssStyle] = []
     events = []
-    for timed in cards:
-        card = timed.card
-        family, factor = family_for(card.headline)
-        base = {"title": 0.1, "scene": 0.085, "end": 0.1}[card.kind] * width * factor
-        size = _sized(round(base), card.headline, 24 if card.kind != "scene" else 30)
-        style_name = f"{card.kind.capitalize()}{len(styles)}"
-        styles[style_name] = AssStyle(
-            name=style_name, font=family, size=size, outline=max(3, size // 14),
-            shadow=max(2, size // 20), margin_left=margin_left, margin_right=margin_right,
-        )
-        y = round(height * (0.36 if card.kind == "title" else 0.3))
+    for layer in layers:
+        family, factor = family_for(layer.text)
+        font = brand.font if family == DEFAULT_FAMILY else family
+        base = _SIZES[layer.kind] * min(width, preset.height) * factor
+        size = _sized(round(base), layer.text, 30 if layer.kind == "headline" else 24)
+        name = f"{layer.kind.capitalize()}{len(styles)}"
+        badge = layer.kind == "badge"
+        styles.append(AssStyle(
+            name=name, font=font, size=size, fill=brand.text,
+            # A badge is an opaque box (border style 3) in the brand's colour.
+            outline_colour=brand.primary if badge else "000000",
+            outline=max(3, size // 6) if badge else max(3, size // 14),
+            shadow=0 if badge else max(2, size // 20), margin_left=margin_left,
+            margin_right=margin_right, border_style=3 if badge else 1,
+        ))
+        x, y = text_anchor(layer.kind, preset)
         fade = f"\\fad({FADE_MS},{FADE_MS})"
         chars = max(6, int((width - margin_left - margin_right) / (size * 1.05)))
-        events.append(dialogue(timed.start, timed.end, style_name,
-                               f"{{\\pos({x},{y}){fade}}}{_wrapped(card.headline, chars)}"))
-        if card.subline:
-            sub_size = round(size * 0.5)
+        text = _wrapped(layer.text, chars)
+        if badge and layer.secondary:
+            # The regular price, struck through, above the sale price.
+            was = f"{{\\s1\\fs{round(size * 0.6)}\\c{ass_colour(brand.accent)}}}"
+            text = f"{was}{ass_escape(layer.secondary)}{{\\r}}\\N{text}"
+        events.append(dialogue(layer.start, layer.end, name, f"{{\\pos({x},{y}){fade}}}{text}"))
+        if layer.secondary and not badge:
             events.append(dialogue(
-                timed.start, timed.end, style_name,
-                f"{{\\pos({x},{y + size * 2})\\fs{sub_size}{fade}}}"
-                f"{_wrapped(card.subline, chars * 2)}",
+                layer.start, layer.end, name,
+                f"{{\\pos({x},{y + size * 2})\\fs{round(size * 0.5)}{fade}}}"
+                f"{_wrapped(layer.secondary, chars * 2)}",
             ))
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(ass_document(preset, list(styles.values()), events), encoding="utf-8")
+    out.write_text(ass_document(preset, styles, events), encoding="utf-8")
     return out

@@ -31,7 +31,7 @@ class Preset:
     video_maxrate_kbps: int = 8000
     keyframe_seconds: float = 2.0
     audio_rate: int = 48000
-    audio_bitrate_kbps: int = 160
+    audio_bitrate_kbps: int = 192  # nominal; the AAC encoder averages lower on speech
 
     @property
     def vertical(self) -> bool:

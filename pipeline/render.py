@@ -1,121 +1,62 @@
-"""The render stage: script, voiceover and captions become the finished MP4.
+"""The render stage: one renderer turns a `Timeline` into the MP4 (or a draft preview).
 
-The frame pipeline is one ffmpeg filter graph (stills held with `loop`, captions drawn by
-libass, colour conversion in `scale`), so rendering costs little more than the encode
-itself; per-frame compositing in Python (moviepy's write path) measured many times slower.
+Frames are composed piece by piece by short ffmpeg processes (stills move with `zoompan`
+on a 2x oversampled copy, clips are trimmed and fitted, neighbours blend with `xfade`) that
+write raw frames into one long-running encoder process, which draws every text with libass,
+overlays the logo and encodes H.264 with the mixed audio. Only two visuals are ever in
+memory, so memory stays flat however long the video; Python only prepares layers (fitted
+stills, backgrounds, ASS files, the audio mix). moviepy's per-frame compositing in Python
+measured many times slower and grew to gigabytes, so it is not used on this path.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+import subprocess
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from pipeline.cards import Card, TimedCard, write_cards_ass
+from pipeline.audio_mix import mix_audio
+from pipeline.cards import write_cards_ass
 from pipeline.presets import Preset
-from pipeline.tools import run_ffmpeg
-from pipeline.types import ProgressCallback, Script, StageError, Voiceover, no_progress
+from pipeline.stills import aspect_difference, fill_frame
+from pipeline.timeline import KEN_BURNS_ZOOM, Timeline, Visual
+from pipeline.tools import ToolError, probe
+from pipeline.types import ProgressCallback, no_progress
 from pipeline.visuals import render_background
 
-# Visuals must change at least this often; longer scenes are split into several cards.
-MAX_SEGMENT_SECONDS = 5.5
-END_CARD_SECONDS = 2.5
-TITLE_CARD_MIN_SECONDS = 2.0
+QUALITIES = ("draft", "standard", "high")
+LOGO_WIDTH = 0.14  # of the frame width
+PAN_ZOOM = 1.1  # pans need room to move: the picture is this much larger than the frame
 
 
 @dataclass(frozen=True)
-class Segment:
-    """One still on the timeline."""
+class RenderOptions:
+    """How to run the encoder."""
 
-    card: Card
-    start: float
-    end: float
-
-    @property
-    def duration(self) -> float:
-        """Seconds on screen."""
-        return self.end - self.start
+    quality: str = "standard"  # draft (fast, half size), standard, high (x264 medium)
+    ffmpeg: str = "ffmpeg"
+    threads: int = 0
+    timeout: float = 1800.0
 
 
-@dataclass(frozen=True)
-class RenderPlan:
-    """Everything ffmpeg needs, as data."""
-
-    preset: Preset
-    duration: float
-    segments: tuple[Segment, ...]
-
-
-def plan_render(script: Script, voice: Voiceover, preset: Preset) -> RenderPlan:
-    """Lay the cards on the voice's timeline: title, one or more per scene, end card."""
-    duration = max(voice.duration + END_CARD_SECONDS, preset.min_duration)
-    if duration > preset.max_duration:
-        raise StageError(
-            "render", "too_long",
-            f"the narration lasts {voice.duration:.0f} s but {preset.name} accepts at most "
-            f"{preset.max_duration:.0f} s; shorten the script",
-        )
-    end_card_start = duration - max(END_CARD_SECONDS, duration - voice.duration)
-    boundaries = [timing.start for timing in voice.scenes[1:]] + [end_card_start]
-    segments: list[Segment] = []
-    start = 0.0
-    palette = 0
-    for scene_timing, end in zip(voice.scenes, boundaries, strict=True):
-        scene = script.scenes[scene_timing.index]
-        kind = "title" if not segments else "scene"
-        if kind == "title":
-            end = max(end, TITLE_CARD_MIN_SECONDS)
-        elif end <= start:
-            continue  # this scene is spoken while the title card is still up
-        pieces = max(1, math.ceil((end - start) / MAX_SEGMENT_SECONDS))
-        step = (end - start) / pieces
-        for piece in range(pieces):
-            headline = script.title if kind == "title" else scene.headline
-            segments.append(Segment(Card(kind, headline, palette_index=palette),
-                                    start + piece * step, start + (piece + 1) * step))
-            palette += 1
-            kind = "scene" if kind == "title" else kind
-        start = end
-    segments.append(Segment(Card("end", script.call_to_action or script.title,
-                                 " ".join(script.hashtags),
-                                 palette_index=palette), start, duration))
-    return RenderPlan(preset=preset, duration=duration, segments=tuple(segments))
+def output_preset(preset: Preset, quality: str) -> Preset:
+    """The preset a quality really encodes with."""
+    if quality == "high":
+        return replace(preset, video_preset="medium")
+    if quality == "draft":
+        return replace(preset, width=preset.width // 4 * 2, height=preset.height // 4 * 2,
+                       video_preset="ultrafast", video_crf=30)
+    return preset
 
 
-def _frame_counts(plan: RenderPlan) -> list[int]:
-    """Whole frames per segment, cut on the frame grid so the total is exact."""
-    fps = plan.preset.fps
-    edges = [round(s.start * fps) for s in plan.segments] + [round(plan.duration * fps)]
-    return [max(1, b - a) for a, b in zip(edges, edges[1:], strict=False)]
-
-
-def ffmpeg_args(plan: RenderPlan, images: list[str], voice_wav: str, cards_ass: str,
-                captions_ass: str | None, out: str, *, ffmpeg: str = "ffmpeg",
-                threads: int = 0) -> list[str]:
-    """The full ffmpeg command line for a plan (pure: paths are relative to the work dir)."""
-    p = plan.preset
-    counts = _frame_counts(plan)
-    total_frames = sum(counts)
-    argv = [ffmpeg, "-y"]
-    for image in images:
-        argv += ["-framerate", str(p.fps), "-i", image]
-    argv += ["-i", voice_wav]
-    chains = []
-    for i, count in enumerate(counts):
-        # `loop` repeats the decoded frame, so each JPEG is decoded once, not once per frame.
-        chains.append(f"[{i}:v]scale={p.width}:{p.height},setsar=1,"
-                      f"loop=loop={count - 1}:size=1:start=0,setpts=N/{p.fps}/TB[s{i}]")
-    joined = "".join(f"[s{i}]" for i in range(len(counts)))
-    video = f"{joined}concat=n={len(counts)}:v=1:a=0"
-    video += f",ass={cards_ass}"
-    if captions_ass:
-        video += f",ass={captions_ass}"
-    video += ",scale=out_color_matrix=bt709:out_range=tv,format=yuv420p[v]"
-    audio = (f"[{len(images)}:a]aresample={p.audio_rate},aformat=channel_layouts=stereo,"
-             f"apad=whole_len={round(total_frames / p.fps * p.audio_rate)}[a]")
-    argv += ["-filter_complex", ";".join([*chains, video, audio]), "-map", "[v]", "-map", "[a]"]
+def encoder_args(preset: Preset, *, threads: int = 0) -> list[str]:
+    """The output settings every preset fixes (the benchmark floor uses the same)."""
+    p = preset
     gop = round(p.fps * p.keyframe_seconds)
-    argv += [
+    return [
         "-c:v", "libx264", "-preset", p.video_preset, "-crf", str(p.video_crf),
         "-maxrate", f"{p.video_maxrate_kbps}k", "-bufsize", f"{2 * p.video_maxrate_kbps}k",
         "-profile:v", "high", "-pix_fmt", "yuv420p", "-r", str(p.fps),
@@ -123,47 +64,265 @@ def ffmpeg_args(plan: RenderPlan, images: list[str], voice_wav: str, cards_ass: 
         "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
         "-color_range", "tv", "-threads", str(threads),
         "-c:a", "aac", "-b:a", f"{p.audio_bitrate_kbps}k", "-ar", str(p.audio_rate), "-ac", "2",
-        "-frames:v", str(total_frames), "-movflags", "+faststart", out,
+        "-movflags", "+faststart",
     ]
-    return argv
 
 
-def render_video(
-    script: Script,
-    voice: Voiceover,
-    voice_wav: Path,
-    captions_ass: Path | None,
-    preset: Preset,
-    workdir: Path,
-    out: Path,
-    *,
-    ffmpeg: str = "ffmpeg",
-    threads: int = 0,
-    timeout: float = 1800.0,
-    on_progress: ProgressCallback = no_progress,
-) -> RenderPlan:
-    """Draw the cards, then encode the video in one ffmpeg run; returns the plan it used."""
-    plan = plan_render(script, voice, preset)
+@dataclass(frozen=True)
+class PreparedVisual:
+    """A visual's input file for ffmpeg (relative to the work folder) and its frame span."""
+
+    visual: Visual
+    file: str
+    first_frame: int
+    frames: int
+    size: tuple[int, int] | None = None  # a clip's own size
+
+
+@dataclass(frozen=True)
+class Piece:
+    """Frames [start, end) of the video: one visual, blending into the next at its end."""
+
+    index: int  # of its visual
+    start: int
+    end: int
+    blend_frames: int  # frames of the outgoing transition (0 for the last piece)
+    transition: str = "fade"
+
+
+def plan_pieces(timeline: Timeline, fps: int) -> list[Piece]:
+    """Cut the video where each incoming transition ends; every frame in exactly one piece."""
+    total = round(timeline.duration * fps)
+    starts = [0]
+    blends = []
+    for transition in timeline.transitions:
+        first = round(transition.start * fps)
+        blend = round(transition.duration * fps)
+        blends.append((first, blend, transition.kind))
+        starts.append(first + blend)
+    pieces = []
+    for i, start in enumerate(starts):
+        if i < len(blends):
+            first, blend, kind = blends[i]
+            pieces.append(Piece(i, start, first + blend, blend, kind))
+        else:
+            pieces.append(Piece(i, start, total, 0))
+    return pieces
+
+
+def _zoompan(visual: Visual, offset: int, count: int, total: int, width: int, height: int,
+             fps: int) -> str:
+    """zoompan for `count` frames of a Ken Burns move, from frame `offset` of `total`.
+
+    zoompan crops whole pixels of a 2x copy, i.e. half pixels on screen. The crop width is
+    kept even, so a centred crop lands on whole pixels and every edge only ever moves one
+    way: the back-and-forth jitter of plain zoompan cannot happen.
+    """
+    big_w, big_h = 2 * width, 2 * height
+    z0, z1 = {"zoom_in": (1.0, 1.0 + KEN_BURNS_ZOOM),
+              "zoom_out": (1.0 + KEN_BURNS_ZOOM, 1.0)}.get(visual.motion, (PAN_ZOOM, PAN_ZOOM))
+    progress = f"((on+{offset})/{max(1, total - 1)})"
+    crop_w = f"(2*round({big_w}/({z0}+({z1 - z0:.6f})*{progress})/2))"
+    crop_h = f"trunc({big_h}*({crop_w}+0.25)/{big_w})"
+    # zoompan truncates w = iw/zoom; the extra quarter pixel keeps it on the even value.
+    zoom = f"{big_w}/({crop_w}+0.25)"
+    x = f"({big_w}-{crop_w})/2"
+    y = f"({big_h}-{crop_h})/2"
+    if visual.motion == "pan_right":
+        x = f"({big_w}-{crop_w})*{progress}"
+    elif visual.motion == "pan_left":
+        x = f"({big_w}-{crop_w})*(1-{progress})"
+    elif visual.motion == "pan_down":
+        y = f"({big_h}-{crop_h})*{progress}"
+    elif visual.motion == "pan_up":
+        y = f"({big_h}-{crop_h})*(1-{progress})"
+    return f"zoompan=z='{zoom}':x='{x}':y='{y}':d={count}:s={width}x{height}:fps={fps}"
+
+
+def _input_args(prepared: PreparedVisual, offset: int, count: int, fps: int) -> list[str]:
+    if prepared.visual.kind == "clip":
+        start = prepared.visual.clip_in + offset / fps
+        return ["-ss", f"{start:.3f}", "-t", f"{count / fps + 1:.3f}", "-i", prepared.file]
+    return ["-i", prepared.file]
+
+
+def _chain(label: str, source: int, prepared: PreparedVisual, offset: int, count: int,
+           preset: Preset) -> str:
+    """Frames [offset, offset + count) of one visual, as yuv420p BT.709 at the preset size."""
+    p = preset
+    to_709 = f"scale={p.width}:{p.height}:out_color_matrix=bt709:out_range=tv,format=yuv420p"
+    if prepared.visual.kind == "clip":
+        w, h = p.width, p.height
+        fit = f"scale={w}:{h}:force_original_aspect_ratio=increase,crop={w}:{h}"
+        if prepared.size and aspect_difference(prepared.size, (w, h)) > 0.2:
+            # A very different shape: the clip over a blurred, filled copy of itself.
+            fit = (f"split[{label}a][{label}b];[{label}a]scale={w}:{h}:"
+                   f"force_original_aspect_ratio=increase,crop={w}:{h},boxblur=20:2[{label}bg];"
+                   f"[{label}b]scale={w}:{h}:force_original_aspect_ratio=decrease[{label}fg];"
+                   f"[{label}bg][{label}fg]overlay=(W-w)/2:(H-h)/2")
+        return (f"[{source}:v]fps={p.fps},{fit},{to_709},setsar=1,"
+                f"tpad=stop_mode=clone:stop={count},trim=end_frame={count},"
+                f"settb=1/{p.fps},setpts=N[{label}]")
+    upscale = "" if prepared.visual.kind == "still" else f"scale={2 * p.width}:{2 * p.height},"
+    motion = _zoompan(prepared.visual, offset, count, prepared.frames, p.width, p.height, p.fps)
+    return (f"[{source}:v]{upscale}{motion},{to_709},setsar=1,settb=1/{p.fps},"
+            f"setpts=N[{label}]")
+
+
+def piece_argv(piece: Piece, visuals: Sequence[PreparedVisual], preset: Preset,
+               ffmpeg: str = "ffmpeg") -> list[str]:
+    """One compositor run: the piece's raw yuv420p frames on stdout (pure: data only)."""
+    fps = preset.fps
+    current = visuals[piece.index]
+    count = piece.end - piece.start
+    offset = piece.start - current.first_frame
+    argv = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error",
+            *_input_args(current, offset, count, fps)]
+    chains = [_chain("a", 0, current, offset, count, preset)]
+    out = "a"
+    if piece.blend_frames:
+        following = visuals[piece.index + 1]
+        argv += _input_args(following, 0, piece.blend_frames, fps)
+        chains.append(_chain("b", 1, following, 0, piece.blend_frames, preset))
+        chains.append(f"[a][b]xfade=transition={piece.transition}:"
+                      f"duration={piece.blend_frames / fps:.4f}:"
+                      f"offset={(count - piece.blend_frames) / fps:.4f}[out]")
+        out = "out"
+    return argv + ["-filter_complex", ";".join(chains), "-map", f"[{out}]",
+                   "-frames:v", str(count), "-f", "rawvideo", "-pix_fmt", "yuv420p", "pipe:1"]
+
+
+def encoder_argv(timeline: Timeline, preset: Preset, *, cards_ass: str,
+                 captions_ass: str | None, logo: str | None, audio: str, out: str,
+                 ffmpeg: str = "ffmpeg", threads: int = 0) -> list[str]:
+    """The encoder run: raw frames on stdin, text, logo and fade drawn, H.264 + AAC out."""
+    p = preset
+    total = round(timeline.duration * p.fps)
+    argv = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-progress", "pipe:2",
+            "-y", "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{p.width}x{p.height}",
+            "-framerate", str(p.fps), "-i", "pipe:0"]
+    if logo:
+        argv += ["-i", logo]
+    argv += ["-i", audio]
+    video = f"[0:v]ass={cards_ass}"
+    if captions_ass:
+        video += f",ass={captions_ass}"
+    chains = []
+    if logo:
+        logo_w = round(p.width * LOGO_WIDTH) // 2 * 2
+        x = round(p.width * p.safe_zone.left) + p.width // 40
+        y = round(p.height * p.safe_zone.top) + p.width // 40
+        chains.append(f"[1:v]scale={logo_w}:-2,format=rgba,colorchannelmixer=aa=0.85[logo]")
+        video += f"[base];[base][logo]overlay=x={x}:y={y}:format=auto"
+    if timeline.fade_out > 0:
+        video += f",fade=t=out:st={total / p.fps - timeline.fade_out:.3f}:d={timeline.fade_out}"
+    chains.append(video + ",format=yuv420p[vout]")
+    return argv + ["-filter_complex", ";".join(chains), "-map", "[vout]",
+                   "-map", f"{2 if logo else 1}:a", *encoder_args(p, threads=threads),
+                   "-frames:v", str(total), out]
+
+
+def _prepare(timeline: Timeline, preset: Preset, workdir: Path) -> list[PreparedVisual]:
+    """Fitted stills at 2x and gradient backgrounds, made in parallel threads."""
+    fps = preset.fps
+
+    def one(index: int, visual: Visual) -> PreparedVisual:
+        first = round(visual.start * fps)
+        frames = round(visual.end * fps) - first
+        if visual.kind == "clip":
+            info = probe(Path(str(visual.source)))
+            size = (info.width, info.height) if info.width and info.height else None
+            return PreparedVisual(visual, str(visual.source), first, frames, size)
+        name = f"visual_{index:03d}.jpg"
+        if visual.kind == "still":
+            assert visual.source is not None
+            fill_frame(visual.source, 2 * preset.width, 2 * preset.height, workdir / name)
+        else:
+            render_background(visual.palette_index, preset.width, preset.height, workdir / name)
+        return PreparedVisual(visual, name, first, frames)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return list(pool.map(lambda pair: one(*pair), enumerate(timeline.visuals)))
+
+
+def _clip_audio(timeline: Timeline) -> list[tuple[Path, float, float, float]]:
+    return [(Path(str(v.source)), v.start, v.clip_in, v.duration)
+            for v in timeline.visuals if v.kind == "clip" and v.keep_audio]
+
+
+def render_timeline(timeline: Timeline, workdir: Path, out: Path, *,
+                    options: RenderOptions | None = None,
+                    on_progress: ProgressCallback = no_progress) -> Preset:
+    """Render the timeline to `out`; returns the preset the file was encoded with."""
+    options = options or RenderOptions()
+    preset = output_preset(timeline.preset, options.quality)
     workdir.mkdir(parents=True, exist_ok=True)
-    images = []
-    for i, segment in enumerate(plan.segments):
-        name = f"background_{i:03d}.jpg"
-        render_background(segment.card.palette_index, preset.width, preset.height,
-                          workdir / name)
-        images.append(name)
-        on_progress(0.1 * (i + 1) / len(plan.segments))
-    write_cards_ass([TimedCard(s.card, s.start, s.end) for s in plan.segments], preset,
-                    workdir / "cards.ass")
-    local_wav = workdir / "voice.wav"
-    if voice_wav.resolve() != local_wav.resolve():
-        local_wav.write_bytes(voice_wav.read_bytes())
-    local_ass = None
-    if captions_ass is not None:
-        local_ass = "captions.ass"
-        (workdir / local_ass).write_bytes(captions_ass.read_bytes())
+    with ThreadPoolExecutor(max_workers=1) as audio_pool:
+        mixed = audio_pool.submit(
+            mix_audio, timeline.voice, workdir / "mix.wav", duration=timeline.duration,
+            music=timeline.music, clip_audio=_clip_audio(timeline),
+            sample_rate=preset.audio_rate, ffmpeg=options.ffmpeg, timeout=options.timeout)
+        visuals = _prepare(timeline, preset, workdir)
+        on_progress(0.05)
+        write_cards_ass(timeline.texts, preset, workdir / "cards.ass", timeline.brand)
+        captions = None
+        if timeline.captions is not None:
+            captions = "captions.ass"
+            (workdir / captions).write_bytes(timeline.captions.read_bytes())
+        mixed.result()
+    on_progress(0.1)
     out.parent.mkdir(parents=True, exist_ok=True)
-    argv = ffmpeg_args(plan, images, "voice.wav", "cards.ass", local_ass, str(out.resolve()),
-                       ffmpeg=ffmpeg, threads=threads)
-    run_ffmpeg(argv, timeout=timeout, total_seconds=plan.duration, cwd=workdir,
-               on_progress=lambda f: on_progress(0.1 + 0.9 * f))
-    return plan
+    logo = str(timeline.brand.logo) if timeline.brand.logo else None
+    encoder = encoder_argv(timeline, preset, cards_ass="cards.ass", captions_ass=captions,
+                           logo=logo, audio="mix.wav", out=str(out.resolve()),
+                           ffmpeg=options.ffmpeg, threads=options.threads)
+    pieces = [piece_argv(piece, visuals, preset, options.ffmpeg)
+              for piece in plan_pieces(timeline, preset.fps)]
+    _run_pipeline(encoder, pieces, workdir, timeline.duration, options.timeout,
+                  lambda f: on_progress(0.1 + 0.9 * f))
+    return preset
+
+
+def _run_pipeline(encoder: list[str], pieces: list[list[str]], workdir: Path, seconds: float,
+                  timeout: float, on_progress: ProgressCallback) -> None:
+    """Feed each piece's frames, in order, into the encoder's stdin; fail with its stderr."""
+    proc = subprocess.Popen(encoder, cwd=workdir, stdin=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=False)
+    errors: list[str] = []
+
+    def follow() -> None:
+        assert proc.stderr is not None
+        for raw in proc.stderr:
+            line = raw.decode(errors="replace").strip()
+            key, _, value = line.partition("=")
+            if key == "out_time_us" and value.isdigit() and seconds > 0:
+                on_progress(min(1.0, int(value) / 1e6 / seconds))
+            elif "=" not in line and line:
+                errors.append(line)
+
+    reader = threading.Thread(target=follow, daemon=True)
+    reader.start()
+    timer = threading.Timer(timeout, proc.kill)
+    timer.start()
+    try:
+        assert proc.stdin is not None
+        for argv in pieces:
+            done = subprocess.run(argv, cwd=workdir, stdout=proc.stdin, stderr=subprocess.PIPE,
+                                  timeout=timeout, check=False)
+            if done.returncode != 0:
+                raise ToolError(argv, done.returncode, done.stderr.decode(errors="replace"))
+        proc.stdin.close()
+        returncode = proc.wait()
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    finally:
+        timer.cancel()
+        reader.join(timeout=5)
+        if proc.stdin and not proc.stdin.closed:
+            proc.stdin.close()
+        if proc.stderr:
+            proc.stderr.close()
+    if returncode != 0:
+        raise ToolError(encoder, returncode, "\n".join(errors))

@@ -177,8 +177,14 @@ def matching_voices(language: str, voices_dir: Path) -> list[str]:
 def choose_voice(*, language: str, engine: str = "auto", voice: str | None = None,
                  voices_dir: Path, default_piper: str | None = None,
                  default_espeak: str = "en-us") -> VoiceChoice:
-    """Pick the voice for a script; a voice of another language is refused with the options."""
+    """Pick the voice for a script; a voice of another language is refused with the options.
+
+    `voice` comes from requests and profiles, so it is a name, never a path; only the
+    operator's `default_piper` setting may point at a file.
+    """
     lang = base_language(language)
+    if voice and engine == "espeak" and PIPER_NAME.match(voice):
+        voice = None  # a profile's Piper voice, overridden by a request for espeak
     if voice:
         chosen = _named_voice(voice, engine, voices_dir)
         if chosen.language != lang:
@@ -190,8 +196,10 @@ def choose_voice(*, language: str, engine: str = "auto", voice: str | None = Non
             )
         return chosen
     if engine in ("auto", "piper"):
-        if default_piper and _named_voice(default_piper, "piper", voices_dir).language == lang:
-            return _named_voice(default_piper, "piper", voices_dir)
+        if default_piper:
+            default = _named_voice(default_piper, "piper", voices_dir, allow_path=True)
+            if default.language == lang:
+                return default
         for installed in installed_piper_voices(voices_dir):
             if installed.language == lang:
                 return VoiceChoice("piper", installed.name, lang, installed.path)
@@ -208,13 +216,20 @@ def choose_voice(*, language: str, engine: str = "auto", voice: str | None = Non
     return VoiceChoice("espeak", ESPEAK_FOR_LANGUAGE.get(lang, lang), lang)
 
 
-def _named_voice(voice: str, engine: str, voices_dir: Path) -> VoiceChoice:
-    if voice.endswith(".onnx") or os.sep in voice:
+def _named_voice(voice: str, engine: str, voices_dir: Path, *,
+                 allow_path: bool = False) -> VoiceChoice:
+    if allow_path and (voice.endswith(".onnx") or os.sep in voice):
         path = Path(voice)
         return VoiceChoice("piper", path.name.removesuffix(".onnx"), _piper_language(path),
                            str(path))
-    if PIPER_NAME.match(voice) or engine == "piper":
-        match = PIPER_NAME.match(voice)
-        language = match["family"] if match else _piper_language(voices_dir / f"{voice}.onnx")
-        return VoiceChoice("piper", voice, language, str(voices_dir / f"{voice}.onnx"))
+    name = voice.removesuffix(".onnx")
+    installed = voices_dir / f"{name}.onnx"
+    match = PIPER_NAME.match(name)
+    if match or (installed.is_file() and Path(f"{installed}.json").is_file()):
+        language = match["family"] if match else _piper_language(installed)
+        return VoiceChoice("piper", name, language, str(installed))
+    if engine == "piper":
+        raise StageError("voice", "unknown_voice",
+                         f"{voice!r} is not a Piper voice (names look like en_US-lessac-medium); "
+                         "see GET /v1/voices")
     return VoiceChoice("espeak", voice, espeak_language(voice))

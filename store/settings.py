@@ -98,6 +98,8 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("API_THREADS", "api_threads", "8", "Request threads of the API server.", _as_int),
     EnvVar("MAX_REQUEST_BYTES", "max_request_bytes", "65536",
            "Largest accepted request body; bigger bodies get 413.", _as_int),
+    EnvVar("MAX_UPLOAD_BYTES", "max_upload_bytes", "524288000",
+           "Largest accepted upload (images, clips, logos, music)", _as_int),
     EnvVar("MAX_IDEA_CHARS", "max_idea_chars", "500", "Longest accepted idea text.", _as_int),
     EnvVar("PROJECT_LOCK_TTL", "project_lock_ttl", "900",
            "Seconds a project lock lives without a heartbeat (a dead worker's lock expires).",
@@ -139,6 +141,7 @@ class Settings:
     api_port: int = 8000
     api_threads: int = 8
     max_request_bytes: int = 65536
+    max_upload_bytes: int = 524288000
     max_idea_chars: int = 500
     project_lock_ttl: float = 900.0
     worker_concurrency: int = 1
@@ -178,9 +181,9 @@ class Settings:
         values["database_url"] = normalise_database_url(
             values["database_url"] or embedded_url.render_as_string(hide_password=False)
         )
-        for name in ("project_lock_ttl", "max_request_bytes", "max_idea_chars", "api_port",
-                     "api_threads", "worker_concurrency", "worker_max_tasks_per_child",
-                     "speech_rate", "time_limit_scale"):
+        for name in ("project_lock_ttl", "max_request_bytes", "max_upload_bytes",
+                     "max_idea_chars", "api_port", "api_threads", "worker_concurrency",
+                     "worker_max_tasks_per_child", "speech_rate", "time_limit_scale"):
             if values[name] <= 0:
                 var = next(v.name for v in ENV_VARS if v.field == name)
                 raise SettingsError(f"{var} must be greater than 0, got {values[name]}")

@@ -74,6 +74,23 @@ def make(ctx: click.Context, idea: str, output: Path | None, preset: str) -> Non
 
 
 @cli.command()
+@click.argument("job_id")
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
+              help="Where to write the preview (default: ./<job id>-preview.mp4).")
+@click.pass_context
+def preview(ctx: click.Context, job_id: str, output: Path | None) -> None:
+    """A fast, half-size draft of a job's video from the same timeline as the final render."""
+    from videofactory.make import preview_job
+
+    settings = _settings(ctx)
+    _configure_logging(ctx, settings, quiet=True)
+    result = preview_job(settings, job_id, output)
+    if result is None:
+        raise SystemExit(1)
+    click.echo(str(result))
+
+
+@cli.command()
 @click.option("--host", help="Bind address (default: API_HOST).")
 @click.option("--port", type=int, help="Port (default: API_PORT).")
 @click.pass_context

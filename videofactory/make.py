@@ -11,15 +11,19 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from sqlalchemy import select
 
+from pipeline.render import render_timeline
 from pipeline.sequence import STAGE_NAMES
+from pipeline.types import no_progress
 from store import jobs as job_store
 from store.accounts import create_account, default_profile
 from store.db import session_scope
+from store.media import artifact_key
 from store.migrate import upgrade
 from store.models import Account, Job
 from store.services import build_services
 from store.settings import Settings
 from worker.runner import run_job
+from worker.stages import JobInput, StageContext, job_timeline, render_options
 
 LOCAL_ACCOUNT = "local"
 
@@ -113,3 +117,40 @@ def make_video(settings: Settings, idea: str, preset: str, output: Path | None) 
     finally:
         services.close()
         sys.stderr.flush()
+
+
+def preview_job(settings: Settings, job_id: str, output: Path | None) -> Path | None:
+    """Render a draft of a job whose voice and captions exist; None (and a message) if not."""
+    console = Console(stderr=True, soft_wrap=True)
+    services = build_services(settings)
+    try:
+        with session_scope(services.sessions) as session:
+            job = session.get(Job, job_id)
+            if job is None:
+                console.print(f"[red]no job {job_id}[/red]")
+                return None
+            snapshot = JobInput(job.id, job.preset, dict(job.source), dict(job.options or {}),
+                                dict(job.artifacts or {}))
+        missing = [k for k in ("script", "voice_wav", "voiceover", "captions_ass")
+                   if k not in snapshot.artifacts]
+        if missing:
+            console.print(f"[red]job {job_id} has no {', '.join(missing)} yet[/red]: a preview "
+                          "needs the script, voice and captions stages done")
+            return None
+        scratch = services.media.scratch_dir(job_id, "preview")
+        try:
+            context = StageContext(settings, services.media, scratch, no_progress)
+            local = scratch / "preview.mp4"
+            started = time.monotonic()
+            render_timeline(job_timeline(context, snapshot), scratch / "work", local,
+                            options=render_options(settings, "draft"))
+            key = services.media.put_file(artifact_key(job_id, "preview", "preview.mp4"), local)
+            target = output or Path.cwd() / f"{job_id}-preview.mp4"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(services.media.path(key), target)
+            console.print(f"preview rendered in {time.monotonic() - started:.1f} s")
+            return target.resolve()
+        finally:
+            services.media.discard_scratch(scratch)
+    finally:
+        services.close()

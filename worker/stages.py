@@ -11,13 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipeline.audio_mix import pick_music
 from pipeline.captions import build_captions, caption_style
+from pipeline.check import check_output
 from pipeline.normalize import normalise_tokens
 from pipeline.presets import get_preset
 from pipeline.publish import ExportFolderPublisher
-from pipeline.render import render_video
+from pipeline.render import RenderOptions, render_timeline
 from pipeline.script import generate_script
-from pipeline.tools import probe
+from pipeline.timeline import Brand, MediaItem, Price, Timeline, build_timeline
 from pipeline.transcribe import align, load_whisper, transcribe
 from pipeline.types import (
     IdeaSource,
@@ -159,28 +161,56 @@ def run_captions(ctx: StageContext, job: JobInput) -> dict[str, str]:
     return keys
 
 
+def job_timeline(ctx: StageContext, job: JobInput) -> Timeline:
+    """The job's timeline, from its artifacts and options (the final render and previews)."""
+    options = job.options
+    brand_options = options.get("brand") or {}
+    media = [MediaItem(ctx.media.path(item["key"]), item["kind"], bool(item.get("keep_audio")))
+             for item in options.get("media") or []]
+    music_key = brand_options.get("music_dir")
+    music_dir = ctx.media.path(music_key) if music_key else None
+    logo_key = brand_options.get("logo")
+    brand = Brand(
+        primary=brand_options.get("primary", Brand.primary).lstrip("#").upper(),
+        accent=brand_options.get("accent", Brand.accent).lstrip("#").upper(),
+        text=brand_options.get("text", Brand.text).lstrip("#").upper(),
+        font=brand_options.get("font", Brand.font),
+        logo=ctx.media.path(logo_key) if logo_key and ctx.media.exists(logo_key) else None,
+    )
+    price = options.get("price")
+    return build_timeline(
+        _load_script(ctx, job), _load_voiceover(ctx, job),
+        ctx.media.path(job.artifacts["voice_wav"]), get_preset(job.preset),
+        media=media, captions=ctx.media.path(job.artifacts["captions_ass"]),
+        music=pick_music(music_dir, job.job_id), brand=brand,
+        price=Price(price["price"], price.get("sale_price")) if price else None,
+    )
+
+
+def render_options(settings: Settings, quality: str) -> RenderOptions:
+    """Encoder settings of this machine for a quality."""
+    return RenderOptions(quality=quality, ffmpeg=settings.ffmpeg_binary,
+                         threads=settings.encoder_threads)
+
+
 def run_render(ctx: StageContext, job: JobInput) -> dict[str, str]:
-    """Everything so far → video.mp4."""
+    """Everything so far → video.mp4, checked against the preset before it is passed on."""
     keys = outputs_of("render", job.job_id)
     local_mp4 = ctx.scratch / "video.mp4"
-    render_video(
-        _load_script(ctx, job), _load_voiceover(ctx, job),
-        ctx.media.path(job.artifacts["voice_wav"]), ctx.media.path(job.artifacts["captions_ass"]),
-        get_preset(job.preset), ctx.scratch / "work", local_mp4,
-        ffmpeg=ctx.settings.ffmpeg_binary, threads=ctx.settings.encoder_threads,
-        on_progress=ctx.on_progress,
-    )
-    _check_rendered(local_mp4, ctx.settings.ffprobe_binary)
+    timeline = job_timeline(ctx, job)
+    quality = job.options.get("quality", "standard")
+    used = render_timeline(timeline, ctx.scratch / "work", local_mp4,
+                           options=render_options(ctx.settings, quality),
+                           on_progress=ctx.on_progress)
+    if quality != "draft":
+        problems = check_output(local_mp4, used, expected_duration=timeline.duration,
+                                ffprobe=ctx.settings.ffprobe_binary,
+                                ffmpeg=ctx.settings.ffmpeg_binary)
+        if problems:
+            raise StageError("render", "bad_output",
+                             "the rendered video misses the preset: " + "; ".join(problems))
     ctx.media.put_file(keys["video"], local_mp4)
     return keys
-
-
-def _check_rendered(video: Path, ffprobe: str) -> None:
-    """Refuse to pass on a file that is not a playable video with sound."""
-    info = probe(video, ffprobe=ffprobe)
-    if info.video_codec is None or info.audio_codec is None or info.duration <= 0:
-        raise StageError("render", "bad_output",
-                         f"the encoder produced no playable video with audio ({info})")
 
 
 def run_publish(ctx: StageContext, job: JobInput) -> dict[str, str]:

@@ -1,0 +1,86 @@
+"""Benchmark W1 ("product video", ../shared/bench/W1.md) at 15, 30 and 60 s.
+
+Run: .venv/bin/python bench/render_w1.py [--durations 15 30 60] [--quality standard]
+For each duration it builds the inputs (not timed), renders them with our renderer (timed,
+with the peak RSS of the whole process tree), then measures the floor: ffmpeg encoding the
+very same frames and audio from a lossless intermediate with the same encoder settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.treerss import PeakTreeRss  # noqa: E402
+from bench.w1_inputs import floor_seconds, make_music, make_stills, make_voiceover  # noqa: E402
+from pipeline.captions import build_captions  # noqa: E402
+from pipeline.check import check_output  # noqa: E402
+from pipeline.presets import get_preset  # noqa: E402
+from pipeline.render import RenderOptions, output_preset, render_timeline  # noqa: E402
+from pipeline.timeline import (  # noqa: E402
+    END_CARD_SECONDS,
+    MediaItem,
+    Price,
+    build_timeline,
+)
+from pipeline.types import Scene, SceneTiming, Script, Voiceover  # noqa: E402
+
+SCENE_SECONDS = 6.0
+
+
+def _w1(work: Path, seconds: int) -> tuple:
+    """Inputs of W1 at a duration: stills, voiceover and words, music, captions, script."""
+    scenes = max(1, round(seconds / SCENE_SECONDS))
+    stills = make_stills(work / "stills", scenes)
+    # The end card takes the last seconds: the voice fills the rest.
+    voice_seconds = seconds - END_CARD_SECONDS
+    wav, words = make_voiceover(work / "voice", voice_seconds)
+    music = make_music(work / "music", seconds)
+    step = voice_seconds / scenes
+    voice = Voiceover(
+        duration=voice_seconds, sample_rate=22050, words=tuple(words),
+        scenes=tuple(SceneTiming(i, i * step, (i + 1) * step) for i in range(scenes)),
+        engine="espeak",
+    )
+    script = Script("The ceramic mug everyone wants",
+                    tuple(Scene("", f"Scene {i + 1}") for i in range(scenes)),
+                    "Shop now", ("#mug", "#kitchen"))
+    preset = get_preset("tiktok")
+    captions = build_captions(words, preset, work / "captions")["ass"]
+    timeline = build_timeline(script, voice, wav, preset,
+                              media=[MediaItem(path, "still") for path in stills],
+                              captions=captions, music=music, price=Price("$29.99", "$19.99"))
+    return timeline, preset
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--durations", type=int, nargs="+", default=[15, 30, 60])
+    parser.add_argument("--quality", default="standard", choices=["standard", "high"])
+    args = parser.parse_args()
+    print(f"{'seconds':>7} {'ours_s':>8} {'floor_s':>8} {'ratio':>6} {'realtime':>9} "
+          f"{'peak_rss_mb':>11}  checks")
+    for seconds in args.durations:
+        with tempfile.TemporaryDirectory() as folder:
+            work = Path(folder)
+            timeline, preset = _w1(work, seconds)
+            out = work / "w1.mp4"
+            with PeakTreeRss() as rss:
+                started = time.perf_counter()
+                used = render_timeline(timeline, work / "render", out,
+                                       options=RenderOptions(quality=args.quality))
+                ours = time.perf_counter() - started
+            problems = check_output(out, used, expected_duration=timeline.duration)
+            floor = floor_seconds(out, output_preset(preset, args.quality), work / "floor")
+            print(f"{seconds:7d} {ours:8.2f} {floor:8.2f} {ours / floor:6.2f} "
+                  f"{timeline.duration / ours:8.2f}x {rss.peak_mb:11.0f}  "
+                  f"{'ok' if not problems else '; '.join(problems)}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""The timeline: one pure function lays every layer of a video on the voice's clock."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.presets import get_preset
+from pipeline.timeline import (
+    END_CARD_SECONDS,
+    MAX_VISUAL_SECONDS,
+    TITLE_MIN_SECONDS,
+    TRANSITION_SECONDS,
+    MediaItem,
+    Price,
+    build_timeline,
+)
+from pipeline.types import Scene, SceneTiming, Script, StageError, Voiceover
+
+PRESET = get_preset("tiktok")
+
+
+def _voice(*scene_lengths: float) -> Voiceover:
+    scenes, t = [], 0.0
+    for i, length in enumerate(scene_lengths):
+        scenes.append(SceneTiming(i, t, t + length))
+        t += length + 0.3
+    return Voiceover(t, 22050, (), tuple(scenes), "espeak")
+
+
+def _script(count: int) -> Script:
+    return Script("Cold brew", tuple(Scene(f"s{i}", f"Headline {i}") for i in range(count)),
+                  "Follow for more", ("#coffee",))
+
+
+def test_visuals_cover_the_video_and_overlap_by_the_transitions() -> None:
+    """Visual i+1 starts half a transition before their boundary and i ends half after it."""
+    timeline = build_timeline(_script(4), _voice(3, 4, 12, 5), Path("v.wav"), PRESET)
+    visuals, transitions = timeline.visuals, timeline.transitions
+    assert visuals[0].start == 0.0 and visuals[-1].end == pytest.approx(timeline.duration)
+    assert len(transitions) == len(visuals) - 1
+    for before, after, transition in zip(visuals, visuals[1:], transitions, strict=False):
+        assert after.start == pytest.approx(transition.at - TRANSITION_SECONDS / 2)
+        assert before.end == pytest.approx(transition.at + TRANSITION_SECONDS / 2)
+    # Between transitions no visual lasts longer than the limit: the picture keeps changing.
+    edges = [0.0] + [t.at for t in transitions] + [timeline.duration]
+    assert max(b - a for a, b in zip(edges, edges[1:], strict=False)) <= MAX_VISUAL_SECONDS + 1e-9
+    assert timeline.duration == pytest.approx(timeline.voice_duration + END_CARD_SECONDS)
+
+
+def test_motions_alternate_and_media_are_used_in_order(tmp_path: Path) -> None:
+    """Stills take the user's pictures in order, moving a different way each time."""
+    media = [MediaItem(tmp_path / f"{i}.jpg", "still") for i in range(3)]
+    timeline = build_timeline(_script(3), _voice(4, 4, 4), Path("v.wav"), PRESET, media=media)
+    stills = [v for v in timeline.visuals if v.kind == "still"]
+    assert [v.source for v in stills] == [m.path for m in media]
+    assert all(a.motion != b.motion for a, b in zip(stills, stills[1:], strict=False))
+    assert timeline.visuals[-1].kind == "generated"  # the end card
+    assert not [t for t in timeline.texts if t.kind == "headline"]  # pictures speak
+
+
+def test_text_layers_title_badge_and_end_card() -> None:
+    """The title opens for at least 2 s, the badge follows it, the end card closes the video."""
+    timeline = build_timeline(_script(4), _voice(1.5, 4, 4, 4), Path("v.wav"), PRESET,
+                              price=Price("$29.99", "$19.99"))
+    kinds = {t.kind: t for t in timeline.texts}
+    assert kinds["title"].start == 0.0 and kinds["title"].end >= TITLE_MIN_SECONDS
+    assert kinds["badge"].text == "$19.99" and kinds["badge"].secondary == "$29.99"
+    assert kinds["badge"].start == kinds["title"].end
+    assert kinds["badge"].end == kinds["end"].start
+    assert kinds["end"].end == timeline.duration and kinds["end"].text == "Follow for more"
+    assert timeline.texts_at(timeline.duration - 0.1) == [kinds["end"]]
+
+
+def test_short_voice_is_padded_to_the_preset_minimum() -> None:
+    """A few seconds of speech still give a video of the platform's minimum length."""
+    timeline = build_timeline(_script(1), _voice(2.0), Path("v.wav"), PRESET)
+    assert timeline.duration == PRESET.min_duration
+
+
+def test_voice_longer_than_the_platform_allows_is_refused_before_rendering() -> None:
+    """A script too long for the preset fails with a message naming the limit."""
+    with pytest.raises(StageError) as caught:
+        build_timeline(_script(1), _voice(70.0), Path("v.wav"), get_preset("shorts"))
+    assert caught.value.code == "too_long" and "60 s" in caught.value.message
+
+
+def test_scenes_spoken_under_the_title_do_not_make_empty_visuals() -> None:
+    """Very short first scenes fold into the title visual instead of a zero-length one."""
+    timeline = build_timeline(_script(4), _voice(0.4, 0.4, 0.4, 6), Path("v.wav"), PRESET)
+    assert all(v.duration > TRANSITION_SECONDS for v in timeline.visuals)
+    assert [t.at for t in timeline.transitions] == sorted(t.at for t in timeline.transitions)
