@@ -22,10 +22,10 @@ from pipeline.audio_mix import mix_audio
 from pipeline.cards import write_cards_ass
 from pipeline.presets import Preset
 from pipeline.stills import aspect_difference, fill_frame
-from pipeline.timeline import KEN_BURNS_ZOOM, Timeline, Visual
+from pipeline.timeline import KEN_BURNS_ZOOM, Brand, Timeline, Visual
 from pipeline.tools import ToolError, probe
 from pipeline.types import ProgressCallback, no_progress
-from pipeline.visuals import render_background
+from pipeline.visuals import PALETTES, brand_palettes, render_background
 
 QUALITIES = ("draft", "standard", "high")
 LOGO_WIDTH = 0.14  # of the frame width
@@ -225,6 +225,9 @@ def encoder_argv(timeline: Timeline, preset: Preset, *, cards_ass: str,
 def _prepare(timeline: Timeline, preset: Preset, workdir: Path) -> list[PreparedVisual]:
     """Fitted stills at 2x and gradient backgrounds, made in parallel threads."""
     fps = preset.fps
+    brand = timeline.brand
+    palettes = (brand_palettes(brand.primary, brand.accent) if brand.primary != Brand.primary
+                else PALETTES)
 
     def one(index: int, visual: Visual) -> PreparedVisual:
         first = round(visual.start * fps)
@@ -238,7 +241,8 @@ def _prepare(timeline: Timeline, preset: Preset, workdir: Path) -> list[Prepared
             assert visual.source is not None
             fill_frame(visual.source, 2 * preset.width, 2 * preset.height, workdir / name)
         else:
-            render_background(visual.palette_index, preset.width, preset.height, workdir / name)
+            render_background(visual.palette_index, preset.width, preset.height, workdir / name,
+                              palettes=palettes)
         return PreparedVisual(visual, name, first, frames)
 
     with ThreadPoolExecutor(max_workers=2) as pool:

@@ -20,9 +20,24 @@ PALETTES: tuple[tuple[tuple[int, int, int], tuple[int, int, int]], ...] = (
 )
 
 
-def render_background(palette_index: int, width: int, height: int, out: Path) -> Path:
+def _rgb(hex_colour: str) -> tuple[int, int, int]:
+    value = hex_colour.lstrip("#")
+    return int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16)
+
+
+def brand_palettes(primary: str, accent: str) -> tuple[tuple[tuple[int, int, int],
+                                                              tuple[int, int, int]], ...]:
+    """Gradients in a brand's colours: primary into a darker primary, and into the accent."""
+    base, other = _rgb(primary), _rgb(accent)
+    darker = tuple(int(c * 0.45) for c in base)
+    return ((base, darker), (darker, base), (base, other))  # type: ignore[return-value]
+
+
+def render_background(palette_index: int, width: int, height: int, out: Path, *,
+                      palettes: tuple[tuple[tuple[int, int, int], tuple[int, int, int]], ...]
+                      = PALETTES) -> Path:
     """Draw one background as a JPEG of exactly width × height."""
-    top, bottom = PALETTES[palette_index % len(PALETTES)]
+    top, bottom = palettes[palette_index % len(palettes)]
     ramp = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None, None]
     base = np.array(top, np.float32) * (1 - ramp) + np.array(bottom, np.float32) * ramp
     image = Image.fromarray(np.broadcast_to(base, (height, width, 3)).astype(np.uint8))

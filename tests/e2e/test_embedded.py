@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.tools import probe
 from tests.support.media import frame_at, mean_volume_db, tiktok_violations
 
 pytestmark = pytest.mark.slow
@@ -43,6 +44,16 @@ def test_make_runs_every_stage_in_process(tmp_path: Path) -> None:
         assert db.execute("SELECT percent FROM generation_progress").fetchone() == (100,)
     exports = list((tmp_path / "data" / "exports").glob("*.mp4"))
     assert len(exports) == 1 and exports[0].read_bytes() == out.read_bytes()
+
+    # The draft preview of the same job comes from the same timeline, at half size.
+    with sqlite3.connect(tmp_path / "data" / "videofactory.db") as db:
+        (job_id,) = db.execute("SELECT id FROM jobs").fetchone()
+    preview = subprocess.run([str(REPO / "vf"), "preview", job_id, "-o", str(tmp_path / "p.mp4")],
+                             env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert preview.returncode == 0, preview.stderr[-2000:]
+    draft, final = probe(tmp_path / "p.mp4"), probe(out)
+    assert (draft.width, draft.height) == (540, 960)
+    assert abs(draft.duration - final.duration) < 0.1
 
 
 def test_make_explains_a_bad_setting(tmp_path: Path) -> None:

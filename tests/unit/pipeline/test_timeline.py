@@ -91,3 +91,18 @@ def test_scenes_spoken_under_the_title_do_not_make_empty_visuals() -> None:
     timeline = build_timeline(_script(4), _voice(0.4, 0.4, 0.4, 6), Path("v.wav"), PRESET)
     assert all(v.duration > TRANSITION_SECONDS for v in timeline.visuals)
     assert [t.at for t in timeline.transitions] == sorted(t.at for t in timeline.transitions)
+
+
+def test_brand_palettes_use_the_brand_colours(tmp_path: Path) -> None:
+    """Generated backgrounds of a branded profile are gradients of its own colours."""
+    from PIL import Image
+
+    from pipeline.visuals import brand_palettes, render_background
+
+    palettes = brand_palettes("#0044FF", "#FFAA00")
+    render_background(0, 90, 160, tmp_path / "b.jpg", palettes=palettes)
+    top = Image.open(tmp_path / "b.jpg").convert("RGB").getpixel((2, 2))
+    assert top[2] > 150 and top[0] < 90  # blue at the top, as the brand's primary
+    render_background(2, 90, 160, tmp_path / "c.jpg", palettes=palettes)
+    bottom = Image.open(tmp_path / "c.jpg").convert("RGB").getpixel((45, 157))
+    assert bottom[0] > 180 and bottom[2] < 120  # into the accent at the bottom
