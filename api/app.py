@@ -18,7 +18,7 @@ def _default_dispatcher(services: Services) -> Any:
     from worker.celery_app import create_celery
     from worker.chains import CeleryDispatcher
 
-    return CeleryDispatcher(create_celery(services.settings))
+    return CeleryDispatcher(create_celery(services.settings), services.marks)
 
 
 def create_app(settings: Settings | None = None, *, services: Services | None = None,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from pipeline.sequence import STAGE_NAMES, STAGE_SEQUENCE
@@ -29,7 +30,8 @@ def create_job(session: Session, *, account_id: str, profile_id: str, project_id
               options=options or {}, artifacts={})
     job.stages = [
         JobStage(job_id=job.id, name=spec.name.value, position=i, queue=spec.queue,
-                 status="pending", attempts=0)
+                 status="pending", attempts=0, lease_token=0,
+                 dispatched_at=utcnow() if i == 0 else None)
         for i, spec in enumerate(STAGE_SEQUENCE)
     ]
     session.add(job)
@@ -45,32 +47,82 @@ def _stage(session: Session, job_id: str, stage: str) -> JobStage:
     return row
 
 
-def mark_stage_running(session: Session, job_id: str, stage: str, worker: str) -> Job:
-    """The stage started on `worker`; the job is running."""
+def aware(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; every time we store is UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def acquire_stage(session: Session, job_id: str, stage: str, worker: str,
+                  lease_seconds: float) -> tuple[Job, int] | None:
+    """Start a run of the stage on `worker` and return its fencing token.
+
+    None when another run holds a live lease (its heartbeat is younger than lease_seconds):
+    a stage never runs twice at the same time. The row lock makes two racing workers take
+    turns on Postgres; SQLite serialises writers anyway.
+    """
     job = session.get(Job, job_id)
     if job is None:
         raise LookupError(f"job {job_id} not found")
-    row = _stage(session, job_id, stage)
+    row = session.get(JobStage, (job_id, stage), with_for_update=True)
+    if row is None:
+        raise LookupError(f"job {job_id} has no stage {stage}")
     now = utcnow()
+    heartbeat = aware(row.heartbeat_at)
+    if row.status == "running" and heartbeat and heartbeat > now - timedelta(seconds=lease_seconds):
+        return None
+    row.lease_token += 1
     row.status = "running"
     row.worker = worker
     row.attempts += 1
     row.started_at = now
+    row.heartbeat_at = now
     row.finished_at = None
     row.error_code = row.error_message = None
     job.status = "running"
     job.current_stage = stage
     job.started_at = job.started_at or now
-    return job
+    return job, row.lease_token
+
+
+def heartbeat(session: Session, job_id: str, stage: str, token: int) -> bool:
+    """Show the run holding `token` is alive; False once it has been superseded."""
+    result = session.execute(
+        update(JobStage)
+        .where(JobStage.job_id == job_id, JobStage.name == stage,
+               JobStage.lease_token == token, JobStage.status == "running")
+        .values(heartbeat_at=utcnow())
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def mark_dispatched(session: Session, job_id: str, stage: str) -> None:
+    """Record that a message for the stage was just sent."""
+    row = session.get(JobStage, (job_id, stage))
+    if row is not None:
+        row.dispatched_at = utcnow()
+
+
+def mark_stage_running(session: Session, job_id: str, stage: str, worker: str) -> Job:
+    """Start the stage on `worker` regardless of any lease (tests and tools)."""
+    acquired = acquire_stage(session, job_id, stage, worker, lease_seconds=0)
+    assert acquired is not None
+    return acquired[0]
 
 
 def mark_stage_succeeded(session: Session, job_id: str, stage: str,
-                         artifacts: dict[str, str]) -> Job:
-    """The stage finished; the job succeeds with its last stage."""
+                         artifacts: dict[str, str], token: int | None = None) -> Job | None:
+    """The stage finished; the job succeeds with its last stage.
+
+    With a token, only the run holding the current lease may record it (None otherwise).
+    """
     job = session.get(Job, job_id)
     if job is None:
         raise LookupError(f"job {job_id} not found")
     row = _stage(session, job_id, stage)
+    if token is not None and row.lease_token != token:
+        return None
     now = utcnow()
     row.status = "succeeded"
     row.finished_at = now
@@ -79,15 +131,20 @@ def mark_stage_succeeded(session: Session, job_id: str, stage: str,
         job.status = "succeeded"
         job.current_stage = None
         job.finished_at = now
+    else:
+        following = _stage(session, job_id, STAGE_NAMES[STAGE_NAMES.index(stage) + 1])
+        following.dispatched_at = now  # the chain sends its message as this task returns
     return job
 
 
 def mark_stage_failed(session: Session, job_id: str, stage: str, code: str,
-                      message: str) -> Job | None:
+                      message: str, token: int | None = None) -> Job | None:
     """The stage failed: the job fails with it, and the stages after it are skipped."""
     job = session.get(Job, job_id)
     if job is None:
         return None
+    if token is not None and _stage(session, job_id, stage).lease_token != token:
+        return None  # a newer run of the stage owns the outcome
     now = utcnow()
     for row in job.stages:
         if row.name == stage:

@@ -141,6 +141,24 @@ class JobStage(Base):
     finished_at: Mapped[datetime | None] = mapped_column()
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(Text)
+    # Fencing token: each run of the stage takes the next number, and only the run holding
+    # the current number may record a result, so a superseded run cannot overwrite a newer one.
+    lease_token: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    heartbeat_at: Mapped[datetime | None] = mapped_column()  # a live run refreshes this
+    dispatched_at: Mapped[datetime | None] = mapped_column()  # its message was last sent
+
+
+class Publication(Base):
+    """A video delivered to a destination, recorded once per idempotency key."""
+
+    __tablename__ = "publications"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    destination: Mapped[str] = mapped_column(String(64))
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    location: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class ApiCost(Base):

@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.db import make_engine, make_session_factory
+from store.dispatch import DispatchMarks, MemoryDispatchMarks, RedisDispatchMarks
 from store.locks import MemoryProjectLock, ProjectLock, RedisProjectLock
 from store.media import LocalMediaStorage
 from store.progress import LiveProgress, MemoryLiveProgress, RedisLiveProgress
@@ -25,6 +26,7 @@ class Services:
     media: LocalMediaStorage
     live: LiveProgress
     locks: ProjectLock
+    marks: DispatchMarks
     redis: Any | None = None
 
     def close(self) -> None:
@@ -48,8 +50,11 @@ def build_services(settings: Settings) -> Services:
     media = LocalMediaStorage(settings.media_root)
     if settings.redis_url is None:
         return Services(settings, engine, make_session_factory(engine), media,
-                        MemoryLiveProgress(), MemoryProjectLock())
+                        MemoryLiveProgress(), MemoryProjectLock(), MemoryDispatchMarks())
     client = redis_client(settings.redis_url)
     return Services(settings, engine, make_session_factory(engine), media,
                     RedisLiveProgress(client, settings.redis_key_prefix),
-                    RedisProjectLock(client, settings.redis_key_prefix), redis=client)
+                    RedisProjectLock(client, settings.redis_key_prefix),
+                    RedisDispatchMarks(client, settings.redis_key_prefix,
+                                       settings.visibility_timeout),
+                    redis=client)

@@ -108,6 +108,15 @@ ENV_VARS: tuple[EnvVar, ...] = (
            "Processes per worker (`--concurrency` overrides).", _as_int),
     EnvVar("WORKER_MAX_TASKS_PER_CHILD", "worker_max_tasks_per_child", "50",
            "Tasks a worker process runs before it is replaced (bounds leaks).", _as_int),
+    EnvVar("STAGE_LEASE_SECONDS", "stage_lease_seconds", "30",
+           "A running stage whose heartbeat is older than this is taken as lost.", _as_float),
+    EnvVar("RECONCILE_INTERVAL", "reconcile_interval", "10",
+           "Seconds between two passes of the reconciler.", _as_float),
+    EnvVar("MAX_STAGE_ATTEMPTS", "max_stage_attempts", "3",
+           "Runs of one stage before its job fails as stuck.", _as_int),
+    EnvVar("WORKER_SHUTDOWN_GRACE", "worker_shutdown_grace", "120",
+           "Seconds a worker finishing its task on SIGTERM gets before it stops anyway.",
+           _as_float),
     EnvVar("TIME_LIMIT_SCALE", "time_limit_scale", "1.0",
            "Multiplies every stage's soft and hard time limit.", _as_float),
     EnvVar("FFMPEG_BINARY", "ffmpeg_binary", "ffmpeg", "ffmpeg executable."),
@@ -146,12 +155,23 @@ class Settings:
     project_lock_ttl: float = 900.0
     worker_concurrency: int = 1
     worker_max_tasks_per_child: int = 50
+    stage_lease_seconds: float = 30.0
+    reconcile_interval: float = 10.0
+    max_stage_attempts: int = 3
+    worker_shutdown_grace: float = 120.0
     time_limit_scale: float = 1.0
     ffmpeg_binary: str = "ffmpeg"
     ffprobe_binary: str = "ffprobe"
     encoder_threads: int = 0
     log_level: str = "INFO"
     log_json: bool = False
+
+    @property
+    def visibility_timeout(self) -> int:
+        """Seconds Redis keeps an unacknowledged message: twice the longest hard time limit."""
+        from pipeline.sequence import STAGE_SEQUENCE
+
+        return int(max(spec.time_limit for spec in STAGE_SEQUENCE) * self.time_limit_scale * 2)
 
     @property
     def embedded(self) -> bool:

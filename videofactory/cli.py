@@ -117,11 +117,15 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
               help="Which queue this worker consumes.")
 @click.option("--concurrency", type=int, help="Worker processes (default: WORKER_CONCURRENCY).")
 @click.option("--name", help="Node name; the hostname is appended (default: the pool name).")
+@click.option("--reconcile/--no-reconcile", default=True, show_default=True,
+              help="Also run a reconciler process (one acts per fleet at a time).")
 @click.pass_context
-def worker(ctx: click.Context, pool: str, concurrency: int | None, name: str | None) -> None:
+def worker(ctx: click.Context, pool: str, concurrency: int | None, name: str | None,
+           reconcile: bool) -> None:
     """Run a Celery worker of the cpu or gpu pool (needs REDIS_URL and DATABASE_URL)."""
     from worker.celery_app import create_celery
     from worker.devices import describe_accelerators
+    from worker.shutdown import ReconcilerProcess, install_shutdown_grace
 
     settings = _settings(ctx)
     _configure_logging(ctx, settings)
@@ -132,11 +136,48 @@ def worker(ctx: click.Context, pool: str, concurrency: int | None, name: str | N
     if pool == "gpu":
         log.info("gpu pool: %s", describe_accelerators())
     app = create_celery(settings)
+    install_shutdown_grace(settings.worker_shutdown_grace)
+    with ReconcilerProcess(enabled=reconcile):
+        _run_worker(app, pool, name, concurrency or settings.worker_concurrency,
+                    settings.log_level)
+
+
+def _run_worker(app: Any, pool: str, name: str | None, concurrency: int, level: str) -> None:
     app.worker_main([
         "worker", "--queues", pool, "--hostname", f"{name or pool}@%h",
-        "--concurrency", str(concurrency or settings.worker_concurrency),
-        "--loglevel", settings.log_level, "--without-mingle", "--task-events",
+        "--concurrency", str(concurrency), "--loglevel", level, "--without-mingle",
+        "--task-events",
     ])
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="One pass, then exit.")
+@click.pass_context
+def reconcile(ctx: click.Context, once: bool) -> None:
+    """Re-dispatch stages whose worker died or whose message was lost (Postgres is the truth)."""
+    from store.services import build_services
+    from worker.celery_app import create_celery
+    from worker.chains import CeleryDispatcher
+    from worker.reconcile import reconcile_once, run_reconciler
+
+    settings = _settings(ctx)
+    _configure_logging(ctx, settings)
+    if settings.embedded:
+        click.echo("error: REDIS_URL is not set; the reconciler serves the distributed mode",
+                   err=True)
+        raise SystemExit(errno.EINVAL)
+    services = build_services(settings)
+    dispatcher = CeleryDispatcher(create_celery(settings), services.marks)
+    try:
+        if once:
+            for action in reconcile_once(services, dispatcher):
+                click.echo(f"{action.kind} {action.job_id} {action.stage}: {action.reason}")
+        else:
+            run_reconciler(services, dispatcher)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        services.close()
 
 
 @cli.group()

@@ -21,7 +21,6 @@ def create_celery(settings: Settings) -> Celery:
     if settings.redis_url is None:
         raise ValueError("REDIS_URL is not set: the distributed mode needs a broker")
     app = Celery("videofactory", broker=settings.redis_url, set_as_current=False)
-    longest_hard_limit = max(spec.time_limit for spec in STAGE_SEQUENCE) * settings.time_limit_scale
     app.conf.update(
         task_queues=[Queue(name) for name in QUEUES],
         task_default_queue="cpu",
@@ -39,7 +38,7 @@ def create_celery(settings: Settings) -> Celery:
         worker_prefetch_multiplier=1,
         # Redis redelivers unacknowledged messages after this many seconds; it must exceed
         # the longest hard time limit or a long render would start twice.
-        broker_transport_options={"visibility_timeout": int(longest_hard_limit * 2)},
+        broker_transport_options={"visibility_timeout": settings.visibility_timeout},
         broker_connection_retry_on_startup=True,
         worker_max_tasks_per_child=settings.worker_max_tasks_per_child,
         # Our logging configuration (JSON or text) stays in charge.

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from celery import Celery, chain
 
-from pipeline.sequence import STAGE_SEQUENCE
+from pipeline.sequence import STAGE_NAMES, STAGE_SEQUENCE
+from store.dispatch import DispatchMarks
 from worker.celery_app import task_name
 
 
-def build_chain(app: Celery, job_id: str) -> chain:
-    """The job's chain of stage signatures; each passes artifact keys, never media bytes."""
+def build_chain(app: Celery, job_id: str, from_stage: str | None = None) -> chain:
+    """The job's chain from `from_stage` on; each task passes artifact keys, never bytes."""
+    first = STAGE_NAMES.index(from_stage) if from_stage else 0
     signatures = [
         app.signature(task_name(spec.name.value), queue=spec.queue)
-        for spec in STAGE_SEQUENCE
+        for spec in STAGE_SEQUENCE[first:]
     ]
     signatures[0] = signatures[0].clone(args=({"job_id": job_id},))
     return chain(*signatures)
@@ -21,12 +23,14 @@ def build_chain(app: Celery, job_id: str) -> chain:
 class CeleryDispatcher:
     """Distributed mode: the chain goes onto Redis for the cpu and gpu pools."""
 
-    def __init__(self, app: Celery) -> None:
+    def __init__(self, app: Celery, marks: DispatchMarks) -> None:
         self.app = app
+        self.marks = marks
 
-    def dispatch(self, job_id: str) -> None:
-        """Enqueue the job's chain."""
-        build_chain(self.app, job_id).apply_async()
+    def dispatch(self, job_id: str, from_stage: str | None = None) -> None:
+        """Enqueue the job's chain (from a stage on), and mark its first message as sent."""
+        build_chain(self.app, job_id, from_stage).apply_async()
+        self.marks.mark(job_id, from_stage or STAGE_NAMES[0])
 
     def shutdown(self) -> None:
         """Nothing to stop: the workers are other processes."""

@@ -7,6 +7,7 @@ stage behaves the same wherever it runs.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -94,12 +95,48 @@ def execute_stage(
         return _execute(services, stage, job_id, worker, timeout_errors, on_update)
 
 
+class StageBusy(Exception):
+    """Another live run holds the stage's lease; this delivery must not run it again."""
+
+
+class StageSuperseded(Exception):
+    """This run lost its lease to a newer run; its result is not recorded."""
+
+
+class _Heartbeat:
+    """Refreshes the stage lease every few seconds from a thread, so long calls stay alive."""
+
+    def __init__(self, services: Services, job_id: str, stage: str, token: int) -> None:
+        self.services, self.job_id, self.stage, self.token = services, job_id, stage, token
+        self.interval = max(1.0, services.settings.stage_lease_seconds / 6)
+        self.lost = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="vf-heartbeat")
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                with session_scope(self.services.sessions) as session:
+                    if not jobs.heartbeat(session, self.job_id, self.stage, self.token):
+                        self.lost.set()
+            except Exception as exc:  # noqa: BLE001 - the database may be away for a while
+                log.warning("heartbeat not written: %s", exc)
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
 def _execute(services: Services, stage: str, job_id: str, worker: str,
              timeout_errors: tuple[type[BaseException], ...],
              on_update: Callable[[str, float], None] | None) -> dict[str, str]:
     settings = services.settings
 
-    def start(session: Session) -> tuple[JobInput | None, str]:
+    def start(session: Session) -> tuple[JobInput | None, str, int]:
         job = session.get(Job, job_id)
         if job is None:
             raise JobNotRunnable(f"job {job_id} does not exist")
@@ -108,11 +145,15 @@ def _execute(services: Services, stage: str, job_id: str, worker: str,
         row = next(r for r in job.stages if r.name == stage)
         outputs = outputs_of(stage, job_id)
         if row.status == "succeeded" and all(services.media.exists(k) for k in outputs.values()):
-            return None, job.project_id  # redelivered after a crash: nothing to redo
-        jobs.mark_stage_running(session, job_id, stage, worker)
-        return _snapshot(job), job.project_id
+            return None, job.project_id, 0  # redelivered after a crash: nothing to redo
+        acquired = jobs.acquire_stage(session, job_id, stage, worker,
+                                      settings.stage_lease_seconds)
+        if acquired is None:
+            raise StageBusy(f"{stage} of {job_id} is running elsewhere")
+        return _snapshot(job), job.project_id, acquired[1]
 
-    job_input, project_id = with_database(services, start)
+    job_input, project_id, token = with_database(services, start)
+    _forget_dispatch(services, job_id, stage)
     if job_input is None:
         log.info("stage already done, skipping")
         return with_database(services, lambda s: dict(s.get(Job, job_id).artifacts or {}))
@@ -134,29 +175,53 @@ def _execute(services: Services, stage: str, job_id: str, worker: str,
     on_progress(0.0)
     scratch = services.media.scratch_dir(job_id, stage)
     started = time.monotonic()
-    log.info("stage started on %s", worker)
-    try:
-        context = StageContext(settings, services.media, scratch, on_progress)
-        outputs = STAGE_ADAPTERS[stage](context, job_input)
-    except BaseException as exc:  # noqa: BLE001 - every failure is recorded, then re-raised
-        code, message = _describe_failure(stage, exc, timeout_errors)
-        if code == "interrupted":
-            raise  # worker shutdown or SIGINT: the message is redelivered, not failed
-        log.error("stage failed: %s: %s", code, message, exc_info=code == "internal_error")
-        _record_failure(services, job_id, stage, code, message, reporter)
-        _release_lock(services, job_id, project_id)
-        raise StageFailed(stage, code, message) from exc
-    finally:
-        services.media.discard_scratch(scratch)
+    log.info("stage started on %s (lease %d)", worker, token)
+    with _Heartbeat(services, job_id, stage, token):
+        try:
+            context = StageContext(settings, services.media, scratch, on_progress)
+            outputs = STAGE_ADAPTERS[stage](context, job_input)
+        except BaseException as exc:  # noqa: BLE001 - every failure is recorded, then re-raised
+            code, message = _describe_failure(stage, exc, timeout_errors)
+            if code == "interrupted":
+                raise  # worker shutdown or SIGINT: the message is redelivered, not failed
+            log.error("stage failed: %s: %s", code, message, exc_info=code == "internal_error")
+            _record_failure(services, job_id, stage, code, message, reporter, token)
+            _release_lock(services, job_id, project_id)
+            raise StageFailed(stage, code, message) from exc
+        finally:
+            services.media.discard_scratch(scratch)
     reporter.report(stage, 1.0)
-    artifacts = with_database(
-        services, lambda s: dict(jobs.mark_stage_succeeded(s, job_id, stage, outputs).artifacts))
+
+    def finish(session: Session) -> dict[str, str] | None:
+        job = jobs.mark_stage_succeeded(session, job_id, stage, outputs, token)
+        return None if job is None else dict(job.artifacts)
+
+    artifacts = with_database(services, finish)
+    if artifacts is None:
+        log.warning("a newer run took over this stage; this result is dropped")
+        raise StageSuperseded(f"{stage} of {job_id} was superseded")
     reporter.flush()
     log.info("stage finished in %.1f s", time.monotonic() - started,
              extra={"duration_s": round(time.monotonic() - started, 3)})
     if stage == STAGE_NAMES[-1]:
         _release_lock(services, job_id, project_id)
+    else:
+        _mark_dispatch(services, job_id, STAGE_NAMES[STAGE_NAMES.index(stage) + 1])
     return artifacts
+
+
+def _forget_dispatch(services: Services, job_id: str, stage: str) -> None:
+    try:
+        services.marks.clear(job_id, stage)
+    except Exception as exc:  # noqa: BLE001 - the reconciler copes with a stale mark
+        log.warning("could not clear dispatch mark: %s", exc)
+
+
+def _mark_dispatch(services: Services, job_id: str, stage: str) -> None:
+    try:
+        services.marks.mark(job_id, stage)
+    except Exception as exc:  # noqa: BLE001 - without the mark the reconciler re-sends
+        log.warning("could not set dispatch mark: %s", exc)
 
 
 def _describe_failure(stage: str, exc: BaseException,
@@ -175,11 +240,11 @@ def _describe_failure(stage: str, exc: BaseException,
 
 
 def _record_failure(services: Services, job_id: str, stage: str, code: str, message: str,
-                    reporter: ProgressReporter) -> None:
+                    reporter: ProgressReporter, token: int | None = None) -> None:
     try:
         services.live.set(job_id, {"stage": stage, "status": "failed"})
     except Exception as exc:  # noqa: BLE001 - live progress is best effort
         log.warning("live progress write failed: %s", exc)
     reporter.flush()
-    with_database(services, lambda s: jobs.mark_stage_failed(s, job_id, stage, code, message))
-
+    with_database(services,
+                  lambda s: jobs.mark_stage_failed(s, job_id, stage, code, message, token))

@@ -8,7 +8,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from pipeline.sequence import STAGE_NAMES
 from store.services import Services
-from worker.execution import JobNotRunnable, StageFailed, execute_stage
+from worker.execution import (
+    JobNotRunnable,
+    StageBusy,
+    StageFailed,
+    StageSuperseded,
+    execute_stage,
+)
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +27,7 @@ def run_job(services: Services, job_id: str, *, worker: str = "local",
             execute_stage(services, stage, job_id, worker=worker, on_update=on_update)
         except StageFailed:
             return False
-        except JobNotRunnable as exc:
+        except (JobNotRunnable, StageBusy, StageSuperseded) as exc:
             log.warning("%s", exc)
             return False
     return True

@@ -11,7 +11,7 @@ from celery.exceptions import Ignore, SoftTimeLimitExceeded
 from pipeline.sequence import STAGE_SEQUENCE, StageSpec
 from store.services import Services, build_services
 from worker.celery_app import task_name
-from worker.execution import JobNotRunnable, execute_stage
+from worker.execution import JobNotRunnable, StageBusy, StageSuperseded, execute_stage
 
 _services: dict[int, Services] = {}
 
@@ -38,8 +38,9 @@ def _register(app: Celery, spec: StageSpec) -> None:
             artifacts = execute_stage(services_for(self.app), stage, job_id,
                                       worker=self.request.hostname or "unknown",
                                       timeout_errors=(SoftTimeLimitExceeded,))
-        except JobNotRunnable:
-            raise Ignore() from None  # gone or finished: stop the chain quietly
+        except (JobNotRunnable, StageBusy, StageSuperseded):
+            # Gone, finished, or another run owns the stage: stop this chain quietly.
+            raise Ignore() from None
         return {"job_id": job_id, **artifacts}
 
 

@@ -39,7 +39,7 @@ from store.models import (
 )
 from tests.conftest import create_database, drop_database
 
-TABLES = {"accounts", "profiles", "projects", "jobs", "job_stages", "api_costs",
+TABLES = {"accounts", "profiles", "projects", "jobs", "job_stages", "api_costs", "publications",
           "generation_progress"}
 HEAD = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 

@@ -1,0 +1,136 @@
+"""Stage leases with fencing tokens, and the reconciler that re-sends lost stages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from store import jobs as job_store
+from store.accounts import create_account
+from store.db import session_scope
+from store.migrate import upgrade
+from store.models import Job, JobStage, utcnow
+from store.services import Services, build_services
+from store.settings import Settings
+from worker.reconcile import plan_actions, reconcile_once
+
+
+class RecordingDispatcher:
+    """Remembers what the reconciler sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str | None]] = []
+
+    def dispatch(self, job_id: str, from_stage: str | None = None) -> None:
+        self.sent.append((job_id, from_stage))
+
+
+@pytest.fixture
+def services(embedded_settings: Settings) -> Iterator[Services]:
+    """Services on a migrated SQLite database with a 30 s stage lease."""
+    settings = replace(embedded_settings, stage_lease_seconds=30.0, max_stage_attempts=3)
+    upgrade(settings.database_url)
+    svc = build_services(settings)
+    yield svc
+    svc.close()
+
+
+def _job(services: Services) -> str:
+    with session_scope(services.sessions) as session:
+        account = create_account(session, "fleet")
+        project = job_store.create_project(session, account.profile_id, "p")
+        job = job_store.create_job(session, account_id=account.account_id,
+                                   profile_id=account.profile_id, project_id=project.id,
+                                   source={"type": "idea", "idea": "x"}, preset="tiktok")
+        return job.id
+
+
+def _age(services: Services, job_id: str, stage: str, **seconds_ago: float) -> None:
+    with session_scope(services.sessions) as session:
+        row = session.get(JobStage, (job_id, stage))
+        for column, ago in seconds_ago.items():
+            setattr(row, column, utcnow() - timedelta(seconds=ago))
+
+
+def _plan(services: Services):
+    with session_scope(services.sessions) as session:
+        return plan_actions(session, services, utcnow())
+
+
+def test_a_live_lease_is_never_taken_twice(services: Services) -> None:
+    """A second acquire during a live run is refused; once the heartbeat is stale it wins."""
+    job_id = _job(services)
+    with session_scope(services.sessions) as session:
+        _, first = job_store.acquire_stage(session, job_id, "script", "w1", 30)
+    with session_scope(services.sessions) as session:
+        assert job_store.acquire_stage(session, job_id, "script", "w2", 30) is None
+    _age(services, job_id, "script", heartbeat_at=31)
+    with session_scope(services.sessions) as session:
+        _, second = job_store.acquire_stage(session, job_id, "script", "w2", 30)
+    assert second == first + 1
+
+
+def test_a_superseded_run_cannot_record_its_result(services: Services) -> None:
+    """The fencing token: the old run's success or failure is ignored, the new run's counts."""
+    job_id = _job(services)
+    with session_scope(services.sessions) as session:
+        _, old = job_store.acquire_stage(session, job_id, "script", "w1", 30)
+        _, new = job_store.acquire_stage(session, job_id, "script", "w2", 0)
+    with session_scope(services.sessions) as session:
+        assert job_store.mark_stage_succeeded(session, job_id, "script", {"a": "old"}, old) is None
+        assert job_store.mark_stage_failed(session, job_id, "script", "x", "late", old) is None
+        assert not job_store.heartbeat(session, job_id, "script", old)
+        assert job_store.heartbeat(session, job_id, "script", new)
+    with session_scope(services.sessions) as session:
+        job = job_store.mark_stage_succeeded(session, job_id, "script", {"a": "new"}, new)
+        assert job is not None and job.artifacts == {"a": "new"}
+        assert job.status == "running"
+
+
+def test_a_silent_running_stage_is_sent_again(services: Services) -> None:
+    """No heartbeat for longer than the lease: the stage is re-dispatched, unless already sent."""
+    job_id = _job(services)
+    with session_scope(services.sessions) as session:
+        job_store.acquire_stage(session, job_id, "script", "w1", 30)
+    assert _plan(services) == []
+    _age(services, job_id, "script", heartbeat_at=40, started_at=40)
+    [action] = _plan(services)
+    assert (action.kind, action.stage, action.code) == ("redispatch", "script", "worker_lost")
+    services.marks.mark(job_id, "script")
+    assert _plan(services) == []
+
+
+def test_a_lost_message_is_sent_again(services: Services) -> None:
+    """A pending stage sent long ago whose dispatch mark is gone is re-dispatched once."""
+    job_id = _job(services)
+    assert _plan(services) == []  # just created: give the queue time
+    _age(services, job_id, "script", dispatched_at=60)
+    dispatcher = RecordingDispatcher()
+    [action] = reconcile_once(services, dispatcher)
+    assert (action.code, dispatcher.sent) == ("message_lost", [(job_id, "script")])
+    assert _plan(services) == []  # dispatched_at was refreshed
+
+
+@pytest.mark.parametrize(("started_ago", "attempts", "code"),
+                         [(200, 1, "timeout"), (40, 3, "stuck")])
+def test_hopeless_stages_fail_their_job_with_the_reason(services: Services, started_ago: float,
+                                                        attempts: int, code: str) -> None:
+    """Past the hard time limit, or dead too often, the job fails instead of looping."""
+    job_id = _job(services)
+    with session_scope(services.sessions) as session:
+        job_store.acquire_stage(session, job_id, "script", "w1", 30)
+        session.get(JobStage, (job_id, "script")).attempts = attempts
+        project_id = session.get(Job, job_id).project_id
+    assert services.locks.acquire(project_id, job_id, 60)
+    _age(services, job_id, "script", heartbeat_at=40, started_at=started_ago)
+    dispatcher = RecordingDispatcher()
+    [action] = reconcile_once(services, dispatcher)
+    assert (action.kind, action.code) == ("fail", code)
+    assert dispatcher.sent == []
+    with session_scope(services.sessions) as session:
+        job = session.get(Job, job_id)
+        assert (job.status, job.error_stage, job.error_code) == ("failed", "script", code)
+    assert services.locks.holder(project_id) is None

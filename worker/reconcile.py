@@ -1,0 +1,139 @@
+"""The reconciler: Postgres is the truth, so every active job's current stage is checked.
+
+A stage whose run stopped sending heartbeats (its worker died) or whose message is gone
+(Redis lost it) is sent again; the stage lease makes sure it never runs twice at once, and a
+finished stage is skipped. A stage that keeps dying, or ran past its hard time limit, fails
+its job with the reason instead of looping forever.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pipeline.sequence import spec_for
+from store import jobs
+from store.models import Job, utcnow
+from store.services import Services
+from worker.execution import with_database
+
+log = logging.getLogger(__name__)
+
+
+class Dispatcher(Protocol):
+    """Sends a job's chain from a stage on."""
+
+    def dispatch(self, job_id: str, from_stage: str | None = None) -> None:
+        """Enqueue the job from `from_stage`."""
+
+
+@dataclass(frozen=True)
+class Action:
+    """What the reconciler decided for one job."""
+
+    job_id: str
+    project_id: str
+    stage: str
+    kind: str  # "redispatch" or "fail"
+    code: str
+    reason: str
+
+
+def plan_actions(session: Session, services: Services, now: datetime) -> list[Action]:
+    """Decide, for every queued or running job, whether its current stage needs help."""
+    settings = services.settings
+    lease = timedelta(seconds=settings.stage_lease_seconds)
+    actions = []
+    active = session.scalars(select(Job).where(Job.status.in_(jobs.ACTIVE_STATUSES)))
+    for job in active:
+        current = next((row for row in job.stages if row.status != "succeeded"), None)
+        if current is None or current.status not in ("running", "pending"):
+            continue
+        if services.marks.present(job.id, current.name):
+            continue  # a message for it is on its way
+        if current.status == "running":
+            heartbeat = jobs.aware(current.heartbeat_at) or jobs.aware(current.started_at)
+            if heartbeat is None or heartbeat > now - lease:
+                continue
+            started = jobs.aware(current.started_at) or now
+            limit = spec_for(current.name).time_limit * settings.time_limit_scale
+            if now - started >= timedelta(seconds=limit):
+                actions.append(Action(job.id, job.project_id, current.name, "fail", "timeout",
+                                      f"the {current.name} stage ran past its time limit of "
+                                      f"{limit:.0f} s and was stopped"))
+            elif current.attempts >= settings.max_stage_attempts:
+                actions.append(Action(job.id, job.project_id, current.name, "fail", "stuck",
+                                      f"the {current.name} stage lost its worker "
+                                      f"{current.attempts} times; the input may crash it"))
+            else:
+                silent = (now - heartbeat).total_seconds()
+                actions.append(Action(job.id, job.project_id, current.name, "redispatch",
+                                      "worker_lost", f"no heartbeat for {silent:.0f} s"))
+        else:
+            sent = jobs.aware(current.dispatched_at) or jobs.aware(job.created_at) or now
+            if sent <= now - lease:
+                actions.append(Action(job.id, job.project_id, current.name, "redispatch",
+                                      "message_lost", "its message is no longer in the queue"))
+    return actions
+
+
+def reconcile_once(services: Services, dispatcher: Dispatcher) -> list[Action]:
+    """One pass: find stalled stages, send them again or fail their jobs."""
+    actions = with_database(services, lambda s: plan_actions(s, services, utcnow()),
+                            retry_seconds=0)
+    for action in actions:
+        if action.kind == "fail":
+            with_database(services, lambda s, a=action: jobs.mark_stage_failed(
+                s, a.job_id, a.stage, a.code, a.reason), retry_seconds=0)
+            services.locks.release(action.project_id, action.job_id)
+            log.warning("job %s failed in %s: %s", action.job_id, action.stage, action.reason)
+            continue
+        with_database(services, lambda s, a=action: jobs.mark_dispatched(s, a.job_id, a.stage),
+                      retry_seconds=0)
+        dispatcher.dispatch(action.job_id, action.stage)
+        log.warning("re-dispatched %s of job %s (%s)", action.stage, action.job_id,
+                    action.reason)
+    return actions
+
+
+class _Leadership:
+    """Only one reconciler of a fleet acts at a time: a Redis key with a short expiry."""
+
+    def __init__(self, redis: Any, prefix: str, ttl: float) -> None:
+        self.redis = redis
+        self.key = f"{prefix}:reconciler"
+        self.token = secrets.token_hex(8)
+        self.ttl_ms = int(ttl * 1000)
+
+    def hold(self) -> bool:
+        if self.redis.set(self.key, self.token, nx=True, px=self.ttl_ms):
+            return True
+        current = self.redis.get(self.key)
+        if current is not None and current.decode() == self.token:
+            self.redis.pexpire(self.key, self.ttl_ms)
+            return True
+        return False
+
+
+def run_reconciler(services: Services, dispatcher: Dispatcher,
+                   stop: threading.Event | None = None) -> None:
+    """Reconcile every RECONCILE_INTERVAL seconds until `stop` is set."""
+    stop = stop or threading.Event()
+    interval = services.settings.reconcile_interval
+    leadership = (_Leadership(services.redis, services.settings.redis_key_prefix, interval * 3)
+                  if services.redis is not None else None)
+    log.info("reconciler running every %.0f s", interval)
+    while not stop.is_set():
+        try:
+            if leadership is None or leadership.hold():
+                reconcile_once(services, dispatcher)
+        except Exception as exc:  # noqa: BLE001 - try again next pass (DB or Redis away)
+            log.warning("reconcile pass failed: %s", exc)
+        stop.wait(interval)
