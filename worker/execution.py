@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_exponential
 
@@ -21,7 +23,7 @@ from pipeline.types import StageError
 from store import jobs
 from store.db import DatabaseUnavailable, session_scope
 from store.logs import job_context
-from store.models import Job
+from store.models import Job, Publication, new_id
 from store.progress import ProgressReporter
 from store.services import Services
 from worker.stages import STAGE_ADAPTERS, JobInput, StageContext, outputs_of
@@ -178,7 +180,8 @@ def _execute(services: Services, stage: str, job_id: str, worker: str,
     log.info("stage started on %s (lease %d)", worker, token)
     with _Heartbeat(services, job_id, stage, token):
         try:
-            context = StageContext(settings, services.media, scratch, on_progress)
+            context = StageContext(settings, services.media, scratch, on_progress,
+                               DatabaseLedger(services, job_id))
             outputs = STAGE_ADAPTERS[stage](context, job_input)
         except BaseException as exc:  # noqa: BLE001 - every failure is recorded, then re-raised
             code, message = _describe_failure(stage, exc, timeout_errors)
@@ -208,6 +211,34 @@ def _execute(services: Services, stage: str, job_id: str, worker: str,
     else:
         _mark_dispatch(services, job_id, STAGE_NAMES[STAGE_NAMES.index(stage) + 1])
     return artifacts
+
+
+class DatabaseLedger:
+    """Publications recorded in Postgres, unique by idempotency key."""
+
+    def __init__(self, services: Services, job_id: str) -> None:
+        self.services = services
+        self.job_id = job_id
+
+    def find(self, key: str) -> str | None:
+        """Where the publication with this key went, if it was made."""
+        def look(session: Session) -> str | None:
+            row = session.scalar(select(Publication).where(Publication.idempotency_key == key))
+            return None if row is None else (row.location or "")
+
+        return with_database(self.services, look)
+
+    def record(self, key: str, destination: str, location: str) -> None:
+        """Remember a publication; a racing duplicate insert loses to the unique key."""
+        def insert(session: Session) -> None:
+            session.add(Publication(id=new_id("pub"), job_id=self.job_id,
+                                    destination=destination, idempotency_key=key,
+                                    location=location))
+
+        try:
+            with_database(self.services, insert)
+        except IntegrityError:
+            log.info("publication %s was already recorded", key)
 
 
 def _forget_dispatch(services: Services, job_id: str, stage: str) -> None:

@@ -9,7 +9,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pipeline.audio_mix import pick_music
 from pipeline.captions import build_captions, caption_style
@@ -51,6 +51,27 @@ class JobInput:
     artifacts: dict[str, str]
 
 
+class PublicationLedger(Protocol):
+    """Publications already made, by idempotency key: a retried publish never repeats one."""
+
+    def find(self, key: str) -> str | None:
+        """Where the publication with this key went, if it was made."""
+
+    def record(self, key: str, destination: str, location: str) -> None:
+        """Remember a publication that was just made."""
+
+
+class NoLedger:
+    """For callers outside the job system (tools, previews): nothing is remembered."""
+
+    def find(self, key: str) -> str | None:
+        """Nothing was published before."""
+        return None
+
+    def record(self, key: str, destination: str, location: str) -> None:
+        """Forget it."""
+
+
 @dataclass(frozen=True)
 class StageContext:
     """Where a stage runs: settings, storage, a scratch folder and a progress sink."""
@@ -59,6 +80,7 @@ class StageContext:
     media: LocalMediaStorage
     scratch: Path
     on_progress: ProgressCallback
+    publications: PublicationLedger = NoLedger()
 
 
 StageAdapter = Callable[[StageContext, JobInput], dict[str, str]]
@@ -228,11 +250,17 @@ def run_publish(ctx: StageContext, job: JobInput) -> dict[str, str]:
                       "scenes": [s.end - s.start for s in voiceover.scenes]},
         "post": {"caption": f"{script.title} {' '.join(script.hashtags)}".strip()},
     }
-    publication = ExportFolderPublisher(ctx.settings.export_dir).publish(
-        ctx.media.path(job.artifacts["video"]), sidecar, job.job_id)
+    publisher = ExportFolderPublisher(ctx.settings.export_dir)
+    idempotency_key = f"{job.job_id}:{publisher.name}"
+    location = ctx.publications.find(idempotency_key)
+    if location is None:  # a retry after a crash finds the first publication and stops here
+        publication = publisher.publish(ctx.media.path(job.artifacts["video"]), sidecar,
+                                        job.job_id)
+        location = publication.location
+        ctx.publications.record(idempotency_key, publisher.name, location)
     keys = outputs_of("publish", job.job_id)
-    _store_json(ctx, keys["publication"], {"destination": publication.destination,
-                                           "location": publication.location})
+    _store_json(ctx, keys["publication"], {"destination": publisher.name,
+                                           "location": location})
     ctx.on_progress(1.0)
     return keys
 
