@@ -48,23 +48,29 @@ def top_level_atoms(path: Path) -> list[str]:
     return atoms
 
 
+# An AAC frame of digital silence takes a few bytes whatever the bit rate asked for; frames
+# this small carry no sound and are left out of the rate, so pauses and a silent end card
+# do not make a well-encoded voice look starved.
+_SILENT_FRAME_BYTES = 32
+_AAC_FRAME_SAMPLES = 1024
+
+
 def _audio_bitrate(path: Path, duration: float, *, ffprobe: str, timeout: float) -> int | None:
-    """The first audio stream's bit rate: ffprobe's figure, else its packet bytes over time."""
-    # MediaInfo has no bit rate, so this asks ffprobe for the one field (and the packet sizes,
-    # only when the container declares none).
+    """The first audio stream's bit rate while it carries sound (packet bytes over time)."""
     out = run([ffprobe, "-v", "error", "-select_streams", "a:0", "-show_entries",
-               "stream=bit_rate,duration", "-print_format", "json", str(path)], timeout=timeout)
+               "stream=sample_rate", "-print_format", "json", str(path)], timeout=timeout)
     streams = json.loads(out).get("streams", [])
     if not streams:
         return None
-    stream = streams[0]
-    if str(stream.get("bit_rate", "")).isdigit():
-        return int(stream["bit_rate"])
+    rate = int(streams[0].get("sample_rate") or 48000)
     packets = run([ffprobe, "-v", "error", "-select_streams", "a:0", "-show_entries",
                    "packet=size", "-print_format", "csv=p=0", str(path)], timeout=timeout)
-    total = sum(int(line) for line in packets.split() if line.strip().isdigit())
-    seconds = float(stream.get("duration") or duration or 0.0)
-    return round(total * 8 / seconds) if seconds > 0 else None
+    sizes = [int(line) for line in packets.split() if line.strip().isdigit()]
+    sounding = [size for size in sizes if size > _SILENT_FRAME_BYTES]
+    if not sounding:
+        return None
+    seconds = len(sounding) * _AAC_FRAME_SAMPLES / rate
+    return round(sum(sounding) * 8 / seconds)
 
 
 def _found(value: object) -> str:

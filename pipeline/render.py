@@ -165,8 +165,10 @@ def _chain(label: str, source: int, prepared: PreparedVisual, offset: int, count
                 f"settb=1/{p.fps},setpts=N[{label}]")
     upscale = "" if prepared.visual.kind == "still" else f"scale={2 * p.width}:{2 * p.height},"
     motion = _zoompan(prepared.visual, offset, count, prepared.frames, p.width, p.height, p.fps)
-    return (f"[{source}:v]{upscale}{motion},{to_709},setsar=1,settb=1/{p.fps},"
-            f"setpts=N[{label}]")
+    # 4:4:4 before zoompan: with subsampled chroma it rounds crop offsets to even pixels,
+    # which makes the picture step back and forth by half a pixel.
+    return (f"[{source}:v]{upscale}format=yuv444p,{motion},{to_709},setsar=1,"
+            f"settb=1/{p.fps},setpts=N[{label}]")
 
 
 def piece_argv(piece: Piece, visuals: Sequence[PreparedVisual], preset: Preset,

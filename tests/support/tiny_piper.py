@@ -15,8 +15,11 @@ HOP = 256
 TONE_HZ = 220.0
 
 
-def build_tiny_piper_voice(model: Path) -> Path:
+def build_tiny_piper_voice(model: Path, *, slow_matmuls: int = 0) -> Path:
     """A Piper-format VITS stand-in: 2–4 frames of a 220 Hz tone per phoneme id.
+
+    `slow_matmuls` > 0 adds that many 1024x1024 matrix products per call, fed from the input
+    so they cannot be folded away: a deliberately slow voice for fault tests.
 
     Follows /work/shared/notes/media-stack.md §2: inputs `input`, `input_lengths`, `scales`;
     the duration path ends in a `Ceil` (VITS `w_ceil`), 256 samples per frame.
@@ -51,6 +54,20 @@ def build_tiny_piper_voice(model: Path) -> Path:
         helper.make_node("Mul", ["sine", "amplitude"], ["audio"]),
         helper.make_node("Reshape", ["audio", "shape"], ["output"]),
     ]
+    if slow_matmuls:
+        nodes[-1] = helper.make_node("Reshape", ["audio", "shape"], ["tone"])
+        nodes += [
+            const("weights", np.full((1024, 1024), 1e-3, np.float32)),
+            helper.make_node("ReduceSum", ["id_mod_f"], ["seed"], keepdims=0),
+            helper.make_node("Mul", ["weights", "seed"], ["m0"]),
+        ]
+        for i in range(slow_matmuls):
+            nodes.append(helper.make_node("MatMul", [f"m{i}", "weights"], [f"m{i + 1}"]))
+        nodes += [
+            helper.make_node("ReduceSum", [f"m{slow_matmuls}"], ["total"], keepdims=0),
+            helper.make_node("Mul", ["total", "zero"], ["nothing"]),
+            helper.make_node("Add", ["tone", "nothing"], ["output"]),
+        ]
     graph = helper.make_graph(
         nodes, "tiny_piper",
         [helper.make_tensor_value_info("input", TensorProto.INT64, [1, "phonemes"]),
