@@ -116,13 +116,16 @@ class _Heartbeat:
         self._thread = threading.Thread(target=self._run, daemon=True, name="vf-heartbeat")
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
+        wait = self.interval
+        while not self._stop.wait(wait):
             try:
                 with session_scope(self.services.sessions) as session:
                     if not jobs.heartbeat(session, self.job_id, self.stage, self.token):
                         self.lost.set()
+                wait = self.interval
             except Exception as exc:  # noqa: BLE001 - the database may be away for a while
                 log.warning("heartbeat not written: %s", exc)
+                wait = 1.0  # check in as soon as the database is back
 
     def __enter__(self) -> _Heartbeat:
         self._thread.start()

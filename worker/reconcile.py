@@ -11,15 +11,17 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from pipeline.sequence import spec_for
 from store import jobs
+from store.db import DatabaseUnavailable
 from store.models import Job, utcnow
 from store.services import Services
 from worker.execution import with_database
@@ -130,10 +132,18 @@ def run_reconciler(services: Services, dispatcher: Dispatcher,
     leadership = (_Leadership(services.redis, services.settings.redis_key_prefix, interval * 3)
                   if services.redis is not None else None)
     log.info("reconciler running every %.0f s", interval)
+    # While the database was away no heartbeat could be written, so every running stage looks
+    # silent when it returns: wait one lease period for the live ones to check in again.
+    calm_until = 0.0
     while not stop.is_set():
         try:
             if leadership is None or leadership.hold():
-                reconcile_once(services, dispatcher)
-        except Exception as exc:  # noqa: BLE001 - try again next pass (DB or Redis away)
+                with_database(services, lambda s: s.execute(text("SELECT 1")), retry_seconds=0)
+                if time.monotonic() >= calm_until:
+                    reconcile_once(services, dispatcher)
+        except DatabaseUnavailable as exc:
+            calm_until = time.monotonic() + services.settings.stage_lease_seconds + interval
+            log.warning("reconcile pass skipped, database unreachable: %s", exc)
+        except Exception as exc:  # noqa: BLE001 - try again next pass (Redis away)
             log.warning("reconcile pass failed: %s", exc)
         stop.wait(interval)
