@@ -205,3 +205,20 @@ def test_poison_input_fails_only_its_own_job(faults: FaultFleet) -> None:
     assert (bad["error"]["stage"], bad["error"]["code"]) == ("render", "bad_image")
     assert "fake.png" in bad["error"]["message"]
     assert good["status"] == "succeeded"
+
+
+def test_sigterm_lets_the_worker_finish_its_render(faults: FaultFleet) -> None:
+    """SIGTERM during a render: the worker finishes it (warm shutdown), nothing runs twice."""
+    job_id = faults.submit({"source": {"type": "idea", "idea": "Why bread rises"},
+                            "quality": "draft"})
+    faults.wait(job_id, lambda b: _stage(b, "render")["status"] == "running")
+    worker = faults.processes.pop("cpu")
+    os.kill(worker.pid, signal.SIGTERM)  # the main process only, as a supervisor would
+    worker.wait(timeout=180)
+    after = faults.job(job_id)
+    assert _stage(after, "render")["status"] == "succeeded"
+    faults.start("cpu", "worker", "--pool", "cpu", "--name", "cpu3")
+    done = faults.wait(job_id, lambda b: b["status"] in ("succeeded", "failed"))
+    assert done["status"] == "succeeded"
+    assert {name: s["attempts"] for name, s in done["stages"].items()} == {
+        "script": 1, "voice": 1, "captions": 1, "render": 1, "publish": 1}
