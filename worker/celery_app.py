@@ -56,5 +56,9 @@ def create_celery(settings: Settings) -> Celery:
 
 
 def celery_from_env() -> Any:
-    """The app for `celery -A worker.celery_app:celery_from_env` style tooling (Flower)."""
+    """The app built from the process environment, for scripts and tests.
+
+    Celery's own command line wants an app object, not a factory; Flower and the compose
+    health checks therefore talk to the broker directly (`celery --broker ... flower`).
+    """
     return create_celery(Settings.from_env())
