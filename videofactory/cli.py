@@ -180,6 +180,23 @@ def reconcile(ctx: click.Context, once: bool) -> None:
         services.close()
 
 
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object, for scripts.")
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """Queue depths, workers per pool, running and stalled jobs (exit 1 if a part is down)."""
+    import json
+
+    from videofactory.status import format_status, gather_status
+
+    settings = _settings(ctx)
+    _configure_logging(ctx, settings, quiet=True)
+    report = gather_status(settings)
+    click.echo(json.dumps(report.to_json(), indent=1) if as_json else format_status(report))
+    if report.problems:
+        raise SystemExit(1)
+
+
 @cli.group()
 def db() -> None:
     """Database schema (Alembic)."""
