@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,14 +12,10 @@ from pathlib import Path
 import pytest
 import requests
 
-VIDEOFACTORY = str(Path(sys.executable).with_name("videofactory"))
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from bench.fleet import VIDEOFACTORY, free_port
+from bench.fleet import start as _start
+from bench.fleet import stop as _stop
+from bench.fleet import wait_for_workers as _wait_for_workers
 
 
 @dataclass
@@ -55,42 +48,6 @@ class Fleet:
     def tail_logs(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}"
                          for p in sorted(self.logs.glob("*.log")))
-
-
-def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
-    with log.open("wb") as handle:  # the child keeps its own copy of the descriptor
-        return subprocess.Popen([VIDEOFACTORY, *args], env=env, stdout=handle,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def _stop(processes: list[subprocess.Popen]) -> None:
-    for proc in processes:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-    deadline = time.monotonic() + 20
-    for proc in processes:
-        try:
-            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
-def _wait_for_workers(env: dict[str, str], names: list[str], timeout: float = 60) -> None:
-    from store.settings import Settings
-    from worker.celery_app import create_celery
-
-    app = create_celery(Settings.from_env(env))
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            replies = app.control.ping(timeout=1.0) or []
-            answered = {name for reply in replies for name in reply}
-            if all(any(a.startswith(n + "@") for a in answered) for n in names):
-                return
-        raise AssertionError(f"workers {names} did not answer a ping within {timeout}s")
-    finally:
-        app.close()
 
 
 @pytest.fixture(scope="session")
