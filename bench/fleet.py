@@ -79,7 +79,12 @@ def wait_for_workers(env: Mapping[str, str], names: list[str], timeout: float = 
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
-            answered = {node for reply in app.control.ping(timeout=1.0) or [] for node in reply}
+            try:
+                replies = app.control.ping(timeout=1.0) or []
+            except Exception:  # noqa: BLE001 - a broker that just restarted drops old sockets
+                time.sleep(0.5)
+                continue
+            answered = {node for reply in replies for node in reply}
             if all(any(node.startswith(name + "@") for node in answered) for name in names):
                 return
         raise RuntimeError(f"workers {names} did not answer a ping within {timeout}s")

@@ -46,7 +46,9 @@ def create_celery(settings: Settings) -> Celery:
         # Events let Flower show tasks and workers.
         worker_send_task_events=True,
         task_send_sent_event=True,
-        worker_cancel_long_running_tasks_on_connection_loss=True,
+        # Redis is only transport: a render keeps going while the broker is away, and the
+        # reconciler re-sends whatever messages the broker lost.
+        worker_cancel_long_running_tasks_on_connection_loss=False,
     )
     app.vf_settings = settings  # type: ignore[attr-defined]
     from worker.tasks import register_tasks

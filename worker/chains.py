@@ -12,8 +12,12 @@ from worker.celery_app import task_name
 def build_chain(app: Celery, job_id: str, from_stage: str | None = None) -> chain:
     """The job's chain from `from_stage` on; each task passes artifact keys, never bytes."""
     first = STAGE_NAMES.index(from_stage) if from_stage else 0
+    # time_limit=None keeps the sender's limits out of the message: Celery prefers a limit
+    # carried by the message over the task's own, and the worker running a stage is the one
+    # whose TIME_LIMIT_SCALE must count.
     signatures = [
-        app.signature(task_name(spec.name.value), queue=spec.queue)
+        app.signature(task_name(spec.name.value), queue=spec.queue, time_limit=None,
+                      soft_time_limit=None)
         for spec in STAGE_SEQUENCE[first:]
     ]
     signatures[0] = signatures[0].clone(args=({"job_id": job_id},))

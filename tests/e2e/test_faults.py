@@ -39,7 +39,9 @@ class FaultFleet:
         return {"Authorization": f"Bearer {self.api_key}"}
 
     def start(self, name: str, *args: str) -> None:
-        self.processes[name] = _start(list(args), self.env, self.root / f"{name}.log")
+        # Each start logs to its own file: a restarted worker must not erase its predecessor's.
+        log = self.root / f"{name}-{len(list(self.root.glob(f'{name}-*.log')))}.log"
+        self.processes[name] = _start(list(args), self.env, log)
 
     def kill(self, name: str) -> None:
         """SIGKILL the whole process group: the worker, its pool and its reconciler."""
@@ -222,3 +224,25 @@ def test_sigterm_lets_the_worker_finish_its_render(faults: FaultFleet) -> None:
     assert done["status"] == "succeeded"
     assert {name: s["attempts"] for name, s in done["stages"].items()} == {
         "script": 1, "voice": 1, "captions": 1, "render": 1, "publish": 1}
+
+
+def test_time_limit_fails_the_job_and_frees_the_worker(faults: FaultFleet) -> None:
+    """A render past its time limit fails its job with a timeout reason; the worker goes on."""
+    faults.kill("cpu")
+    limited = {**faults.env, "TIME_LIMIT_SCALE": "0.004"}  # render: 7.2 s soft, 7.6 s hard
+    faults.processes["cpu"] = _start(["worker", "--pool", "cpu", "--name", "cpu-limited"],
+                                     limited, faults.root / "cpu-limited.log")
+    _wait_for_workers(faults.env, ["cpu-limited"])
+    slow = faults.submit({"source": {"type": "idea", "idea": "Why the sky is blue"},
+                          "quality": "high"})
+    failed = faults.wait(slow, lambda b: b["status"] in ("succeeded", "failed"))
+    assert failed["status"] == "failed"
+    assert (failed["error"]["stage"], failed["error"]["code"]) == ("render", "timeout")
+    assert "time limit" in failed["error"]["message"]
+    after = faults.submit({"source": {"type": "idea", "idea": "Why leaves turn red"}})
+    body = faults.wait(after, lambda b: b["stages"]["script"]["status"] == "succeeded")
+    assert body["stages"]["script"]["worker"].startswith("cpu-limited@")
+    faults.kill("cpu")
+    faults.start("cpu", "worker", "--pool", "cpu", "--name", "cpu4")
+    done = faults.wait(after, lambda b: b["status"] in ("succeeded", "failed"))
+    assert done["status"] == "succeeded", done

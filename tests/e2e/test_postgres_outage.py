@@ -14,7 +14,9 @@ import psycopg
 import pytest
 import requests
 
+from bench.fleet import private_redis_db
 from store.migrate import upgrade
+from tests.conftest import REDIS_SERVER_URL
 from tests.e2e.conftest import VIDEOFACTORY, _start, _stop, _wait_for_workers, free_port
 
 pytestmark = pytest.mark.slow
@@ -72,9 +74,17 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def test_render_survives_a_postgres_outage(cluster: Cluster, redis_url: str,
+@pytest.fixture
+def own_redis_url() -> Iterator[str]:
+    """A Redis DB number no other fleet of the session consumes from."""
+    with private_redis_db(REDIS_SERVER_URL) as url:
+        yield url
+
+
+def test_render_survives_a_postgres_outage(cluster: Cluster, own_redis_url: str,
                                            tmp_path: Path) -> None:
     """Workers keep rendering through 30 s without Postgres and write their state afterwards."""
+    redis_url = own_redis_url
     upgrade(cluster.url)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "REDIS_"))}
