@@ -68,10 +68,14 @@ def fleet(postgres_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFa
     created = subprocess.run([VIDEOFACTORY, "accounts", "create", "e2e-shop"], env=env,
                              capture_output=True, text=True, timeout=60, check=True)
     api_key = created.stdout.strip().splitlines()[-1]
+    # No reconcilers: this fleet shares the session database with other tests' job rows,
+    # which are not its to re-send.
     processes = [
         _start(["serve"], env, logs / "api.log"),
-        _start(["worker", "--pool", "cpu", "--name", "cpu-e2e"], env, logs / "worker-cpu.log"),
-        _start(["worker", "--pool", "gpu", "--name", "gpu-e2e"], env, logs / "worker-gpu.log"),
+        _start(["worker", "--pool", "cpu", "--name", "cpu-e2e", "--no-reconcile"], env,
+               logs / "worker-cpu.log"),
+        _start(["worker", "--pool", "gpu", "--name", "gpu-e2e", "--no-reconcile"], env,
+               logs / "worker-gpu.log"),
     ]
     fleet = Fleet(f"http://127.0.0.1:{port}", api_key, env, root / "media", root / "exports",
                   postgres_url, logs)

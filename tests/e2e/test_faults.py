@@ -4,6 +4,7 @@ input. Each test checks that nothing is lost and that only the broken stage runs
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import time
@@ -16,6 +17,9 @@ import pytest
 import requests
 from sqlalchemy.engine import make_url
 
+from bench.fleet import fresh_database
+from store.migrate import upgrade
+from tests.conftest import POSTGRES_ADMIN_URL
 from tests.e2e.conftest import VIDEOFACTORY, _start, _stop, _wait_for_workers, free_port
 from tests.support.tiny_piper import build_tiny_piper_voice
 
@@ -95,9 +99,16 @@ def _start_redis(port: int, root: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def faults(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultFleet]:
-    """API, one cpu and one gpu worker (each with its reconciler) on a private Redis."""
-    root = tmp_path_factory.mktemp("faults")
+def faults(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultFleet]:
+    """API, one cpu and one gpu worker (each with its reconciler) on a private Redis and a
+    private database: another fleet's reconciler on the same database would act on these
+    jobs through its own broker."""
+    with fresh_database(POSTGRES_ADMIN_URL, f"vf_faults_{secrets.token_hex(4)}") as url:
+        upgrade(url)
+        yield from _fault_fleet(url, tmp_path_factory.mktemp("faults"))
+
+
+def _fault_fleet(postgres_url: str, root: Path) -> Iterator[FaultFleet]:
     port, redis_port = free_port(), free_port()
     _start_redis(redis_port, root)
     voices = root / "voices"
