@@ -10,9 +10,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
-import redis as redis_lib
 from sqlalchemy.engine import make_url
 
+from bench.fleet import private_redis_db
 from store.migrate import upgrade
 from store.settings import Settings, normalise_database_url
 
@@ -64,18 +64,8 @@ def postgres_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
     """An empty Redis database number of our own, flushed afterwards."""
-    for number in range(15, 0, -1):
-        client = redis_lib.Redis.from_url(f"{REDIS_SERVER_URL}/{number}")
-        # Claim the number atomically, so parallel sessions never share one.
-        if client.dbsize() == 0 and client.set("vf-test-claim", "1", nx=True):
-            try:
-                yield f"{REDIS_SERVER_URL}/{number}"
-            finally:
-                client.flushdb()
-                client.close()
-            return
-        client.close()
-    pytest.fail("no empty Redis database number (1-15) is free for the tests")
+    with private_redis_db(REDIS_SERVER_URL) as url:
+        yield url
 
 
 @pytest.fixture

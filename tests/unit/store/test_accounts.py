@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, delete, event, select, text
@@ -18,22 +17,7 @@ from store.accounts import (
     hash_api_key,
     owned_profile,
 )
-from store.db import make_engine
-from store.migrate import upgrade
 from store.models import Account, Profile, new_id
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """An engine on a migrated database: a tmp SQLite file or the session's Postgres."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'accounts.db'}"
-        upgrade(url)
-    else:
-        url = request.getfixturevalue("postgres_url")
-    eng = make_engine(url)
-    yield eng
-    eng.dispose()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, delete, event
@@ -12,22 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from pipeline.sequence import STAGE_NAMES, STAGE_SEQUENCE
 from store import jobs
 from store.accounts import create_account
-from store.db import make_engine
-from store.migrate import upgrade
 from store.models import Account, GenerationProgress, Job, Project
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """An engine on a migrated database: a tmp SQLite file or the session's Postgres."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'jobs.db'}"
-        upgrade(url)
-    else:
-        url = request.getfixturevalue("postgres_url")
-    eng = make_engine(url)
-    yield eng
-    eng.dispose()
 
 
 @pytest.fixture

@@ -75,19 +75,6 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return request.getfixturevalue("fresh_postgres_url")
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """An engine on a database migrated to head: a tmp SQLite file or the session's Postgres."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'migrated.db'}"
-        upgrade(url)
-    else:
-        url = request.getfixturevalue("postgres_url")
-    eng = make_engine(url)
-    yield eng
-    eng.dispose()
-
-
 @pytest.fixture
 def session(engine: Engine) -> Iterator[Session]:
     """A session whose accounts (and everything under them) are deleted afterwards."""
