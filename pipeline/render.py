@@ -143,7 +143,8 @@ def _input_args(prepared: PreparedVisual, offset: int, count: int, fps: int) -> 
     if prepared.visual.kind == "clip":
         start = prepared.visual.clip_in + offset / fps
         return ["-ss", f"{start:.3f}", "-t", f"{count / fps + 1:.3f}", "-i", prepared.file]
-    return ["-i", prepared.file]
+    # A still is decoded once: decoder threads would only add their buffers.
+    return ["-threads", "1", "-i", prepared.file]
 
 
 def _chain(label: str, source: int, prepared: PreparedVisual, offset: int, count: int,
@@ -163,11 +164,13 @@ def _chain(label: str, source: int, prepared: PreparedVisual, offset: int, count
         return (f"[{source}:v]fps={p.fps},{fit},{to_709},setsar=1,"
                 f"tpad=stop_mode=clone:stop={count},trim=end_frame={count},"
                 f"settb=1/{p.fps},setpts=N[{label}]")
-    upscale = "" if prepared.visual.kind == "still" else f"scale={2 * p.width}:{2 * p.height},"
     motion = _zoompan(prepared.visual, offset, count, prepared.frames, p.width, p.height, p.fps)
+    # The colour conversion runs once, on the still, not on every frame zoompan makes.
     # 4:4:4 before zoompan: with subsampled chroma it rounds crop offsets to even pixels,
     # which makes the picture step back and forth by half a pixel.
-    return (f"[{source}:v]{upscale}format=yuv444p,{motion},{to_709},setsar=1,"
+    still_709 = (f"scale={2 * p.width}:{2 * p.height}:out_color_matrix=bt709:out_range=tv,"
+                 "format=yuv444p")
+    return (f"[{source}:v]{still_709},{motion},format=yuv420p,setsar=1,"
             f"settb=1/{p.fps},setpts=N[{label}]")
 
 
@@ -178,8 +181,10 @@ def piece_argv(piece: Piece, visuals: Sequence[PreparedVisual], preset: Preset,
     current = visuals[piece.index]
     count = piece.end - piece.start
     offset = piece.start - current.first_frame
+    # One filter thread: the encoder keeps every core busy, and each slice thread of the
+    # 2x filters would hold its own buffers (a third more memory, no faster).
     argv = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error",
-            *_input_args(current, offset, count, fps)]
+            "-filter_complex_threads", "1", *_input_args(current, offset, count, fps)]
     chains = [_chain("a", 0, current, offset, count, preset)]
     out = "a"
     if piece.blend_frames:

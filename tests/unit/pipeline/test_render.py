@@ -183,10 +183,14 @@ def test_piece_argv_moves_stills_fits_clips_and_blends() -> None:
         else:
             assert inputs == [f"v{piece.index}"] and "xfade" not in graph
             assert argv[argv.index("-map") + 1] == "[a]"
-        assert graph.count("out_color_matrix=bt709:out_range=tv,format=yuv420p") == len(inputs)
-    # A still moves with zoompan at the frame size, for exactly the piece's frames.
+        assert graph.count("out_color_matrix=bt709:out_range=tv") == len(inputs)
+    # A still is converted to BT.709 4:4:4 once, at its 2x size, then moves with zoompan at
+    # the frame size for exactly the piece's frames, and leaves as yuv420p.
     first = _filter(argvs[0])
-    assert first.startswith("[0:v]") and "scale=2160" not in first.split("zoompan=")[0]
+    assert first.startswith("[0:v]scale=2160:3840:out_color_matrix=bt709:out_range=tv,"
+                            "format=yuv444p,zoompan=")
+    assert first.split("zoompan=")[1].split("[a]")[0].count(",format=yuv420p,") == 1
+    assert argvs[0][argvs[0].index("-filter_complex_threads") + 1] == "1"
     assert f":d={pieces[0].end}:s=1080x1920:fps=30," in first
     # The clip's piece seeks to where its blend left it; a 16:9 clip sits on a blurred copy.
     clip_argv = argvs[1]
@@ -200,7 +204,7 @@ def test_piece_argv_moves_stills_fits_clips_and_blends() -> None:
     assert argvs[0][argvs[0].index("-ss") + 1] == "0.000"
     # A generated background is drawn at the frame size and upscaled 2x before moving.
     last = _filter(argvs[3])
-    assert last.startswith("[0:v]scale=2160:3840,") and "zoompan=" in last
+    assert last.startswith("[0:v]scale=2160:3840:") and "zoompan=" in last
     assert "transition=slideleft" in _filter(argvs[2])
 
 
