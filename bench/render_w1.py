@@ -4,11 +4,17 @@ Run: .venv/bin/python bench/render_w1.py [--durations 15 30 60] [--quality stand
 For each duration it builds the inputs (not timed), renders them with our renderer (timed,
 with the peak RSS of the whole process tree), then measures the floor: ffmpeg encoding the
 very same frames and audio from a lossless intermediate with the same encoder settings.
+
+To time both sides with an outside tool, `--keep DIR` leaves each duration's inputs in
+DIR/<seconds>/ and prints two commands: `--render-only DIR/<seconds>` (our render alone, from
+the kept timeline) and the floor's ffmpeg encode.
 """
 
 from __future__ import annotations
 
 import argparse
+import pickle
+import shlex
 import sys
 import tempfile
 import time
@@ -17,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.treerss import PeakTreeRss  # noqa: E402
-from bench.w1_inputs import floor_seconds, make_music, make_stills, make_voiceover  # noqa: E402
+from bench.w1_inputs import floor_argv, floor_seconds, make_music, make_stills, make_voiceover  # noqa: E402
 from pipeline.captions import build_captions  # noqa: E402
 from pipeline.check import check_output  # noqa: E402
 from pipeline.presets import get_preset  # noqa: E402
@@ -58,11 +64,43 @@ def _w1(work: Path, seconds: int) -> tuple:
     return timeline, preset
 
 
+def _keep(root: Path, seconds: int, quality: str) -> None:
+    """Inputs, timeline and floor source of one duration in root/<seconds>; print commands."""
+    work = root / str(seconds)
+    work.mkdir(parents=True, exist_ok=True)
+    timeline, preset = _w1(work, seconds)
+    (work / "timeline.pkl").write_bytes(pickle.dumps(timeline))
+    reference = work / "reference.mp4"
+    render_timeline(timeline, work / "render", reference, options=RenderOptions(quality=quality))
+    floor = floor_argv(reference, output_preset(preset, quality), work / "floor")
+    print(f"ours:  {sys.executable} {Path(__file__).resolve()} --render-only {work} "
+          f"--quality {quality}")
+    print(f"floor: {shlex.join(floor)}", flush=True)
+
+
+def _render_only(work: Path, quality: str) -> None:
+    """Render a kept timeline (the timed part of `ours_s`, nothing else)."""
+    timeline = pickle.loads((work / "timeline.pkl").read_bytes())
+    render_timeline(timeline, work / "render", work / "w1.mp4",
+                    options=RenderOptions(quality=quality))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--durations", type=int, nargs="+", default=[15, 30, 60])
     parser.add_argument("--quality", default="standard", choices=["standard", "high"])
+    parser.add_argument("--keep", type=Path, metavar="DIR",
+                        help="keep the inputs and print the commands for an outside timer")
+    parser.add_argument("--render-only", type=Path, metavar="DIR",
+                        help="only render the timeline kept in DIR by --keep")
     args = parser.parse_args()
+    if args.render_only:
+        _render_only(args.render_only, args.quality)
+        return
+    if args.keep:
+        for seconds in args.durations:
+            _keep(args.keep, seconds, args.quality)
+        return
     print(f"{'seconds':>7} {'ours_s':>8} {'floor_s':>8} {'ratio':>6} {'realtime':>9} "
           f"{'peak_rss_mb':>11}  checks")
     for seconds in args.durations:

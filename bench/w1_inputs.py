@@ -328,15 +328,21 @@ def floor_seconds(reference_mp4: Path, preset: Preset, work: Path, *, threads: i
     The lossless intermediate (FFV1 + PCM, decoded from the reference) is made first and not
     timed; only the encode with the preset's exact settings is — what any renderer must pay.
     """
+    argv = floor_argv(reference_mp4, preset, work, threads=threads, timeout=timeout)
+    started = time.perf_counter()
+    run(argv, timeout=timeout)
+    return time.perf_counter() - started
+
+
+def floor_argv(reference_mp4: Path, preset: Preset, work: Path, *, threads: int = 0,
+               timeout: float = 1800.0) -> list[str]:
+    """Make the lossless intermediate of the reference; return the floor's encode command."""
     work.mkdir(parents=True, exist_ok=True)
     lossless = work / "floor_source.mkv"
     # Sliced FFV1 decodes on all cores, so reading the source costs the timed run little.
     run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(reference_mp4),
          "-map", "0:v:0", "-map", "0:a:0?", "-c:v", "ffv1", "-level", "3", "-slices", "16",
          "-c:a", "pcm_s16le", str(lossless)], timeout=timeout)
-    argv = ["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(lossless),
+    return ["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(lossless),
             "-map", "0:v:0", "-map", "0:a:0?", *encoder_args(preset, threads=threads),
             str(work / "floor.mp4")]
-    started = time.perf_counter()
-    run(argv, timeout=timeout)
-    return time.perf_counter() - started
