@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -14,7 +13,7 @@ from api.auth import require_account
 from api.context import db_session, dispatcher, services
 from api.errors import ApiError
 from api.profiles import brand_snapshot
-from api.schemas import JobCreate, MediaItemIn, parse_body
+from api.schemas import JobCreate, MediaItemIn, json_body
 from api.uploads import find_upload
 from pipeline.language import detect_language
 from pipeline.presets import PRESETS
@@ -38,18 +37,8 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z")
 
 
-def _decode_json() -> Any:
-    raw = request.get_data(cache=False)
-    if not raw.strip():
-        raise ApiError(400, "invalid_json", "the body is empty; send a JSON object")
-    try:
-        return json.loads(raw)
-    except (ValueError, RecursionError) as exc:  # also too deep, or a giant number
-        raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc}") from None
-
-
 def _validated_job_request() -> JobCreate:
-    body: JobCreate = parse_body(_decode_json(), JobCreate)
+    body: JobCreate = json_body(JobCreate)
     max_chars = services().settings.max_idea_chars
     idea = body.source.idea
     if not idea.strip():

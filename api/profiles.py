@@ -6,7 +6,6 @@ Settings live in the profile row; the logo and the music bed are files in media 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import Blueprint, g, jsonify, request
@@ -17,7 +16,7 @@ from sqlalchemy import select
 from api.auth import require_account
 from api.context import db_session, services
 from api.errors import ApiError
-from api.schemas import ProfileUpdate, parse_body
+from api.schemas import ProfileUpdate, json_body
 from api.uploads import check_audio, check_image, receive_body, stored_name
 from pipeline.audio_mix import MUSIC_EXTENSIONS
 from store.accounts import owned_profile
@@ -97,12 +96,7 @@ def list_profiles() -> ResponseReturnValue:
 def update_profile(profile_id: str) -> ResponseReturnValue:
     """Change the name or quality, or merge new voice, caption and brand defaults."""
     profile = _owned(profile_id)
-    raw = request.get_data(cache=False)
-    try:
-        decoded = json.loads(raw) if raw.strip() else None
-    except (ValueError, RecursionError) as exc:
-        raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc}") from None
-    update: ProfileUpdate = parse_body(decoded, ProfileUpdate)
+    update: ProfileUpdate = json_body(ProfileUpdate)
     settings = dict(profile.settings or {})
     for key in ("voice", "captions", "brand"):
         part = getattr(update, key)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Annotated, Any, Literal
 
+from flask import request
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticCustomError
 
@@ -149,3 +151,15 @@ def parse_body(raw: Any, model: type[BaseModel]) -> Any:
         return model.model_validate(raw)
     except ValidationError as exc:
         raise validation_error(exc) from None
+
+
+def json_body(model: type[BaseModel]) -> Any:
+    """The request's JSON body validated against a model; ApiError says what to fix."""
+    raw = request.get_data(cache=False)
+    if not raw.strip():
+        raise ApiError(400, "invalid_json", "the body is empty; send a JSON object")
+    try:
+        decoded = json.loads(raw)
+    except (ValueError, RecursionError) as exc:  # also too deep, or a giant number
+        raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc}") from None
+    return parse_body(decoded, model)

@@ -8,13 +8,11 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
-import psycopg
 import pytest
-from sqlalchemy.engine import make_url
 
-from bench.fleet import private_redis_db
+from bench.fleet import fresh_database, private_redis_db
 from store.migrate import upgrade
-from store.settings import Settings, normalise_database_url
+from store.settings import Settings
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql://postgres:postgres@127.0.0.1:5432/postgres")
@@ -27,38 +25,12 @@ def embedded_settings(tmp_path: Path) -> Settings:
     return Settings.from_env({"DATA_DIR": str(tmp_path / "data")})
 
 
-def _admin_connect() -> psycopg.Connection:
-    url = make_url(normalise_database_url(POSTGRES_ADMIN_URL))
-    return psycopg.connect(host=url.host, port=url.port or 5432, user=url.username,
-                           password=url.password, dbname=url.database, autocommit=True,
-                           connect_timeout=5)
-
-
-def create_database(name: str) -> str:
-    """Create an empty Postgres database and return its SQLAlchemy URL."""
-    with _admin_connect() as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(normalise_database_url(POSTGRES_ADMIN_URL)).set(database=name)
-    return url.render_as_string(hide_password=False)
-
-
-def drop_database(name: str) -> None:
-    """Drop a database made by `create_database`, closing its connections."""
-    with _admin_connect() as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A fresh Postgres database for this test session, migrated to head with Alembic."""
-    name = f"vf_test_{secrets.token_hex(4)}"
-    url = create_database(name)
-    try:
+    with fresh_database(POSTGRES_ADMIN_URL, f"vf_test_{secrets.token_hex(4)}") as url:
         upgrade(url)
         yield url
-    finally:
-        drop_database(name)
 
 
 @pytest.fixture(scope="session")

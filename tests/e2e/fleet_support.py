@@ -21,8 +21,9 @@ import redis as redis_lib
 import requests
 import yaml
 
+from bench.fleet import fresh_database
 from store.settings import ENV_VARS
-from tests.conftest import REDIS_SERVER_URL, create_database, drop_database
+from tests.conftest import POSTGRES_ADMIN_URL, REDIS_SERVER_URL
 from tests.e2e.conftest import _stop, _wait_for_workers, free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -218,12 +219,8 @@ def replace_option(argv: list[str], option: str, value: str) -> list[str]:
 @contextmanager
 def empty_database() -> Iterator[str]:
     """A new, empty Postgres database (never migrated: `migrate` has to do it)."""
-    name = f"vf_compose_{secrets.token_hex(4)}"
-    url = create_database(name)
-    try:
+    with fresh_database(POSTGRES_ADMIN_URL, f"vf_compose_{secrets.token_hex(4)}") as url:
         yield url
-    finally:
-        drop_database(name)
 
 
 @contextmanager

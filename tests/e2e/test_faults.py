@@ -73,6 +73,10 @@ class FaultFleet:
             time.sleep(0.3)
         raise AssertionError(f"{job_id} never got there: {body}\n{self.logs()}")
 
+    def finish(self, job_id: str, timeout: float = 400) -> dict:
+        """The job's body once it has succeeded or failed."""
+        return self.wait(job_id, lambda b: b["status"] in ("succeeded", "failed"), timeout)
+
     def logs(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-2500:]}"
                          for p in sorted(self.root.glob("*.log")))
@@ -143,6 +147,14 @@ def _stage(body: dict, name: str) -> dict:
     return body["stages"][name]
 
 
+def _attempts(body: dict) -> dict[str, int]:
+    """How many times each stage of a job ran."""
+    return {name: stage["attempts"] for name, stage in body["stages"].items()}
+
+
+ONCE_EACH = {"script": 1, "voice": 1, "captions": 1, "render": 1, "publish": 1}
+
+
 def test_cpu_worker_killed_mid_render(faults: FaultFleet) -> None:
     """kill -9 of the cpu worker while it renders: a new worker renders again, nothing else."""
     job_id = faults.submit({"source": {"type": "idea", "idea": "Why cold brew is smoother"}})
@@ -150,12 +162,10 @@ def test_cpu_worker_killed_mid_render(faults: FaultFleet) -> None:
                 and b["progress"] > 30)
     faults.kill("cpu")
     faults.start("cpu", "worker", "--pool", "cpu", "--name", "cpu2")
-    done = faults.wait(job_id, lambda b: b["status"] in ("succeeded", "failed"))
+    done = faults.finish(job_id)
     assert done["status"] == "succeeded", done
-    assert _stage(done, "render")["attempts"] == 2
+    assert _attempts(done) == {**ONCE_EACH, "render": 2}
     assert _stage(done, "render")["worker"].startswith("cpu2@")
-    for name in ("script", "voice", "captions", "publish"):
-        assert _stage(done, name)["attempts"] == 1, name
     assert faults.publications(job_id) == 1
 
 
@@ -167,12 +177,10 @@ def test_gpu_worker_killed_mid_voice(faults: FaultFleet) -> None:
     time.sleep(2)
     faults.kill("gpu")
     faults.start("gpu", "worker", "--pool", "gpu", "--name", "gpu2")
-    done = faults.wait(job_id, lambda b: b["status"] in ("succeeded", "failed"))
+    done = faults.finish(job_id)
     assert done["status"] == "succeeded", done
-    assert _stage(done, "voice")["attempts"] == 2
+    assert _attempts(done) == {**ONCE_EACH, "voice": 2}
     assert _stage(done, "voice")["worker"].startswith("gpu2@")
-    for name in ("script", "captions", "render", "publish"):
-        assert _stage(done, name)["attempts"] == 1, name
 
 
 def test_redis_restarted_empty_during_a_batch(faults: FaultFleet) -> None:
@@ -184,8 +192,7 @@ def test_redis_restarted_empty_during_a_batch(faults: FaultFleet) -> None:
                    capture_output=True, timeout=30)
     time.sleep(2)
     _start_redis(faults.redis_port, faults.root)
-    finished = [faults.wait(job, lambda b: b["status"] in ("succeeded", "failed"), timeout=600)
-                for job in jobs]
+    finished = [faults.finish(job, timeout=600) for job in jobs]
     assert [b["status"] for b in finished] == ["succeeded"] * 6, finished
     worker_logs = "".join(p.read_text(errors="replace") for p in faults.root.glob("*.log"))
     assert "(its message is no longer in the queue)" in worker_logs
@@ -212,8 +219,8 @@ def test_poison_input_fails_only_its_own_job(faults: FaultFleet) -> None:
                    ('[{"key": "uploads/poison/fake.png", "kind": "still"}]', poison))
     healthy = faults.submit({"source": {"type": "idea", "idea": "A healthy idea"},
                              "quality": "draft"})
-    bad = faults.wait(poison, lambda b: b["status"] in ("succeeded", "failed"))
-    good = faults.wait(healthy, lambda b: b["status"] in ("succeeded", "failed"))
+    bad = faults.finish(poison)
+    good = faults.finish(healthy)
     assert bad["status"] == "failed"
     assert (bad["error"]["stage"], bad["error"]["code"]) == ("render", "bad_image")
     assert "fake.png" in bad["error"]["message"]
@@ -231,10 +238,9 @@ def test_sigterm_lets_the_worker_finish_its_render(faults: FaultFleet) -> None:
     after = faults.job(job_id)
     assert _stage(after, "render")["status"] == "succeeded"
     faults.start("cpu", "worker", "--pool", "cpu", "--name", "cpu3")
-    done = faults.wait(job_id, lambda b: b["status"] in ("succeeded", "failed"))
+    done = faults.finish(job_id)
     assert done["status"] == "succeeded"
-    assert {name: s["attempts"] for name, s in done["stages"].items()} == {
-        "script": 1, "voice": 1, "captions": 1, "render": 1, "publish": 1}
+    assert _attempts(done) == ONCE_EACH
 
 
 def test_time_limit_fails_the_job_and_frees_the_worker(faults: FaultFleet) -> None:
@@ -246,7 +252,7 @@ def test_time_limit_fails_the_job_and_frees_the_worker(faults: FaultFleet) -> No
     _wait_for_workers(faults.env, ["cpu-limited"])
     slow = faults.submit({"source": {"type": "idea", "idea": "Why the sky is blue"},
                           "quality": "high"})
-    failed = faults.wait(slow, lambda b: b["status"] in ("succeeded", "failed"))
+    failed = faults.finish(slow)
     assert failed["status"] == "failed"
     assert (failed["error"]["stage"], failed["error"]["code"]) == ("render", "timeout")
     assert "time limit" in failed["error"]["message"]
@@ -255,5 +261,5 @@ def test_time_limit_fails_the_job_and_frees_the_worker(faults: FaultFleet) -> No
     assert body["stages"]["script"]["worker"].startswith("cpu-limited@")
     faults.kill("cpu")
     faults.start("cpu", "worker", "--pool", "cpu", "--name", "cpu4")
-    done = faults.wait(after, lambda b: b["status"] in ("succeeded", "failed"))
+    done = faults.finish(after)
     assert done["status"] == "succeeded", done

@@ -11,14 +11,22 @@ from pathlib import Path
 
 import pytest
 
-from bench.fleet import VIDEOFACTORY, fleet_env, private_redis_db, start, stop, wait_for_workers
+from bench.fleet import (
+    VIDEOFACTORY,
+    fleet_env,
+    fresh_database,
+    private_redis_db,
+    start,
+    stop,
+    wait_for_workers,
+)
 from store import jobs
 from store.accounts import create_account
 from store.db import make_engine, make_session_factory, session_scope
 from store.migrate import upgrade
 from store.models import JobStage, utcnow
 from store.settings import Settings
-from tests.conftest import REDIS_SERVER_URL, create_database, drop_database
+from tests.conftest import POSTGRES_ADMIN_URL, REDIS_SERVER_URL
 from videofactory.status import gather_status
 from worker.celery_app import create_celery, task_name
 
@@ -30,8 +38,7 @@ def status_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, s
     """A fresh database and Redis DB, consumed by one cpu and one gpu worker."""
     root = tmp_path_factory.mktemp("status")
     name = f"vf_status_{secrets.token_hex(4)}"
-    database_url = create_database(name)
-    try:
+    with fresh_database(POSTGRES_ADMIN_URL, name) as database_url:
         upgrade(database_url)
         # Not the session's Redis DB: the `fleet` fixture's workers consume those queues.
         with private_redis_db(REDIS_SERVER_URL) as redis_url:
@@ -43,8 +50,6 @@ def status_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, s
                 yield env
             finally:
                 stop(workers)
-    finally:
-        drop_database(name)
 
 
 def _make_jobs(database_url: str) -> tuple[str, str]:

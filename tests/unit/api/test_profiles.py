@@ -141,7 +141,7 @@ BAD_PATCHES = [
     # (raw body or JSON, status, error.code, error.field or None)
     pytest.param(b'{"voice": ', 400, "invalid_json", None, id="malformed-json"),
     pytest.param(b"[1]", 400, "invalid_body", None, id="array-body"),
-    pytest.param(b"", 400, "invalid_body", None, id="empty-body"),
+    pytest.param(b"", 400, "invalid_json", None, id="empty-body"),
     pytest.param({"voice": {"speed": 5}}, 422, "invalid_field", "voice.speed",
                  id="speed-out-of-range"),
     pytest.param({"voice": {"voice": "../x.onnx"}}, 422, "invalid_field", "voice.voice",

@@ -22,6 +22,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bench.fleet import fresh_database
 from store.accounts import create_account
 from store.db import make_engine
 from store.jobs import create_job, create_project
@@ -37,7 +38,7 @@ from store.models import (
     Project,
     new_id,
 )
-from tests.conftest import create_database, drop_database
+from tests.conftest import POSTGRES_ADMIN_URL
 
 TABLES = {"accounts", "profiles", "projects", "jobs", "job_stages", "api_costs", "publications",
           "generation_progress"}
@@ -59,12 +60,8 @@ def fresh_postgres_url(postgres_url: str) -> Iterator[str]:
     The session's shared postgres_url must stay at head for other tests, so the tests that
     start empty or downgrade work on a database of their own.
     """
-    name = f"vf_test_mig_{secrets.token_hex(4)}"
-    url = create_database(name)
-    try:
+    with fresh_database(POSTGRES_ADMIN_URL, f"vf_test_mig_{secrets.token_hex(4)}") as url:
         yield url
-    finally:
-        drop_database(name)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
