@@ -8,6 +8,11 @@ from pipeline.sequence import STAGE_NAMES, STAGE_SEQUENCE
 from store.dispatch import DispatchMarks
 from worker.celery_app import task_name
 
+# Redis serves the lowest number first (kombu keeps one list per step: 0, 3, 6, 9). A later
+# stage goes first, so started jobs finish and publish while a batch is still queued, instead
+# of every publish waiting behind all of the batch's renders on the cpu queue.
+STAGE_PRIORITY = {"script": 9, "voice": 6, "captions": 3, "render": 3, "publish": 0}
+
 
 def build_chain(app: Celery, job_id: str, from_stage: str | None = None) -> chain:
     """The job's chain from `from_stage` on; each task passes artifact keys, never bytes."""
@@ -17,7 +22,7 @@ def build_chain(app: Celery, job_id: str, from_stage: str | None = None) -> chai
     # whose TIME_LIMIT_SCALE must count.
     signatures = [
         app.signature(task_name(spec.name.value), queue=spec.queue, time_limit=None,
-                      soft_time_limit=None)
+                      soft_time_limit=None, priority=STAGE_PRIORITY[spec.name.value])
         for spec in STAGE_SEQUENCE[first:]
     ]
     signatures[0] = signatures[0].clone(args=({"job_id": job_id},))

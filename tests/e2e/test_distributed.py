@@ -104,3 +104,22 @@ def test_failed_lookup_and_auth_over_http(fleet: Fleet) -> None:
     assert missing.json()["error"]["code"] == "job_not_found"
     health = requests.get(f"{fleet.base_url}/v1/health", timeout=10).json()
     assert health["database"]["ok"] and health["broker"] == {"ok": True, "mode": "redis"}
+
+
+def test_a_started_job_publishes_before_the_next_render(fleet: Fleet) -> None:
+    """With three jobs queued on one cpu worker, the first publishes before the third renders:
+    later stages are served first, so a batch delivers videos as it goes, not all at the end."""
+    ids = []
+    for topic in ("kettles", "lanterns", "bicycles"):
+        submitted = requests.post(f"{fleet.base_url}/v1/jobs", headers=fleet.headers(),
+                                  timeout=10, json={"source": {"type": "idea",
+                                                               "idea": f"Why people love {topic}"},
+                                                    "quality": "draft"})
+        assert submitted.status_code == 202, submitted.text
+        ids.append(submitted.json()["id"])
+    done = [fleet.wait_for(job_id, {"succeeded", "failed"}) for job_id in ids]
+    assert [body["status"] for body in done] == ["succeeded"] * 3, fleet.tail_logs()
+    first, _, last = done
+    # In arrival order (FIFO) the first publish would queue behind the other two renders.
+    assert first["stages"]["publish"]["finished_at"] <= last["stages"]["render"]["started_at"], (
+        first["stages"], last["stages"])

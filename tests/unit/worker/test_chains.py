@@ -1,0 +1,47 @@
+"""The chain a job is sent as: one task per stage, on its pool's queue, later stages first."""
+
+from __future__ import annotations
+
+import pytest
+from kombu.transport.redis import PRIORITY_STEPS
+
+from pipeline.sequence import STAGE_NAMES, STAGE_SEQUENCE
+from store.settings import Settings
+from worker.celery_app import create_celery, task_name
+from worker.chains import build_chain
+
+
+@pytest.fixture(scope="module")
+def app():
+    # Building the app and its signatures never connects to the broker.
+    return create_celery(Settings.from_env({"REDIS_URL": "redis://127.0.0.1:1/0"}))
+
+
+def _messages(app, from_stage: str | None = None) -> list[tuple[str, str, int]]:
+    return [(task.task, task.options["queue"], task.options["priority"])
+            for task in build_chain(app, "job_1", from_stage).tasks]
+
+
+def test_each_stage_goes_to_its_pool(app) -> None:
+    """Every stage is one task on its spec's queue, in the sequence's order."""
+    assert [(name, queue) for name, queue, _ in _messages(app)] == [
+        (task_name(spec.name.value), spec.queue) for spec in STAGE_SEQUENCE]
+    assert build_chain(app, "job_1").tasks[0].args == ({"job_id": "job_1"},)
+
+
+def test_later_stages_are_served_first_on_each_queue(app) -> None:
+    """On one queue a later stage has a lower number (Redis serves it first): a started job
+    publishes before the next job's render begins."""
+    messages = _messages(app)
+    assert all(priority in PRIORITY_STEPS for _, _, priority in messages)
+    for queue in ("cpu", "gpu"):
+        on_queue = [priority for _, q, priority in messages if q == queue]
+        assert on_queue == sorted(on_queue, reverse=True)
+        assert len(set(on_queue)) == len(on_queue), queue
+
+
+def test_a_resent_chain_keeps_its_priorities(app) -> None:
+    """The reconciler's chain from a stage on carries the same priorities as the first one."""
+    whole = _messages(app)
+    for index, stage in enumerate(STAGE_NAMES):
+        assert _messages(app, stage) == whole[index:]
