@@ -22,7 +22,7 @@ from pipeline.text import clean_text, has_words
 from pipeline.types import StageError
 from store import jobs as job_store
 from store.accounts import default_profile, owned_profile
-from store.models import GenerationProgress, Job, Profile, Project
+from store.models import Job, Profile, Project
 from worker.stages import job_voice_options, resolve_voice, voice_defaults
 
 log = logging.getLogger(__name__)
@@ -194,19 +194,6 @@ def _owned_job(job_id: str) -> Job:
     return job
 
 
-def _progress(job: Job) -> int:
-    if job.status == "succeeded":
-        return 100
-    try:
-        live = services().live.get(job.id)
-    except Exception:  # noqa: BLE001 - fall back to the durable copy
-        live = None
-    if live and live.get("percent", "").isdigit():
-        return int(live["percent"])
-    durable = db_session().get(GenerationProgress, job.id)
-    return durable.percent if durable else 0
-
-
 def job_public(job: Job) -> dict[str, Any]:
     """The JSON form of a job (JobPublic)."""
     stages = {
@@ -229,7 +216,7 @@ def job_public(job: Job) -> dict[str, Any]:
     return {
         "id": job.id,
         "status": job.status,
-        "progress": _progress(job),
+        "progress": job_store.job_percent(db_session(), services().live, job),
         "stage": job.current_stage,
         "stages": stages,
         "error": error,

@@ -176,6 +176,20 @@ def write_progress(session: Session, job_id: str, stage: str, percent: int,
     row.updated_at = utcnow()
 
 
+def job_percent(session: Session, live: Any, job: Job) -> int:
+    """Overall progress of a job: live (Redis or memory) when known, else the durable row."""
+    if job.status == "succeeded":
+        return 100
+    try:
+        values = live.get(job.id)
+    except Exception:  # noqa: BLE001 - live progress is best effort; the row is the fallback
+        values = None
+    if values and values.get("percent", "").isdigit():
+        return int(values["percent"])
+    durable = session.get(GenerationProgress, job.id)
+    return durable.percent if durable else 0
+
+
 def active_job_for_project(session: Session, project_id: str) -> Job | None:
     """A queued or running job of the project, if any."""
     return session.scalar(

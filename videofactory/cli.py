@@ -197,6 +197,27 @@ def status(ctx: click.Context, as_json: bool) -> None:
         raise SystemExit(1)
 
 
+@cli.command()
+@click.argument("job_id")
+@click.option("--interval", type=float, default=1.0, show_default=True,
+              help="Seconds between looks.")
+@click.option("--timeout", type=float, help="Give up watching after this many seconds (exit 3).")
+@click.pass_context
+def watch(ctx: click.Context, job_id: str, interval: float, timeout: float | None) -> None:
+    """Follow a job until it ends: exit 0 succeeded, 1 failed, 2 no such job, 3 still running."""
+    from store.services import build_services
+    from videofactory.watch import watch_job
+
+    settings = _settings(ctx)
+    _configure_logging(ctx, settings, quiet=True)
+    services = build_services(settings)
+    try:
+        code = watch_job(services, job_id, interval=interval, timeout=timeout)
+    finally:
+        services.close()
+    raise SystemExit(code)
+
+
 @cli.group()
 def db() -> None:
     """Database schema (Alembic)."""

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
 import psycopg
 import pytest
 import requests
 from sqlalchemy.engine import make_url
 
+from bench.fleet import VIDEOFACTORY
 from tests.e2e.conftest import Fleet
 from tests.support.media import (
     band_difference,
@@ -47,8 +49,19 @@ def test_idea_to_video_through_the_fleet(fleet: Fleet, tmp_path) -> None:
     assert again.status_code == 409, again.text
     assert again.json()["error"]["code"] == "project_busy"
 
+    # An operator follows the job from a shell while the fleet works on it.
+    watcher = subprocess.Popen([VIDEOFACTORY, "watch", job["id"], "--interval", "0.3"],
+                               env=fleet.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True)
+
     done = fleet.wait_for(job["id"], {"succeeded", "failed"})
     assert done["status"] == "succeeded", json.dumps(done, indent=1) + fleet.tail_logs()
+    watched, _ = watcher.communicate(timeout=60)
+    assert watcher.returncode == 0, watched
+    watched_lines = watched.strip().splitlines()
+    assert [line.split()[0] for line in watched_lines[:-1]] == list(done["stages"])
+    assert all(" on gpu-e2e@" in line for line in watched_lines[1:3]), watched
+    assert watched_lines[-1].startswith("succeeded: ") and watched_lines[-1].endswith(".mp4")
     assert done["progress"] == 100
     for stage, info in done["stages"].items():
         assert info["status"] == "succeeded"

@@ -13,9 +13,9 @@ from flask.testing import FlaskClient
 from api.app import create_app
 from store.accounts import NewAccount, create_account
 from store.db import session_scope
-from store.migrate import upgrade
-from store.services import Services, build_services
+from store.services import Services
 from store.settings import Settings
+from tests.support.jobs import migrated_services
 
 
 @dataclass
@@ -34,10 +34,8 @@ class RecordingDispatcher:
 @pytest.fixture
 def services(embedded_settings: Settings) -> Iterator[Services]:
     """Services on a migrated SQLite database."""
-    upgrade(embedded_settings.database_url)
-    svc = build_services(embedded_settings)
-    yield svc
-    svc.close()
+    with migrated_services(embedded_settings) as svc:
+        yield svc
 
 
 @pytest.fixture

@@ -9,12 +9,11 @@ from datetime import timedelta
 import pytest
 
 from store import jobs as job_store
-from store.accounts import create_account
 from store.db import session_scope
-from store.migrate import upgrade
 from store.models import Job, JobStage, utcnow
-from store.services import Services, build_services
+from store.services import Services
 from store.settings import Settings
+from tests.support.jobs import migrated_services, queued_idea_job
 from worker.reconcile import plan_actions, reconcile_once
 
 
@@ -32,20 +31,8 @@ class RecordingDispatcher:
 def services(embedded_settings: Settings) -> Iterator[Services]:
     """Services on a migrated SQLite database with a 30 s stage lease."""
     settings = replace(embedded_settings, stage_lease_seconds=30.0, max_stage_attempts=3)
-    upgrade(settings.database_url)
-    svc = build_services(settings)
-    yield svc
-    svc.close()
-
-
-def _job(services: Services) -> str:
-    with session_scope(services.sessions) as session:
-        account = create_account(session, "fleet")
-        project = job_store.create_project(session, account.profile_id, "p")
-        job = job_store.create_job(session, account_id=account.account_id,
-                                   profile_id=account.profile_id, project_id=project.id,
-                                   source={"type": "idea", "idea": "x"}, preset="tiktok")
-        return job.id
+    with migrated_services(settings) as svc:
+        yield svc
 
 
 def _age(services: Services, job_id: str, stage: str, **seconds_ago: float) -> None:
@@ -62,7 +49,7 @@ def _plan(services: Services):
 
 def test_a_live_lease_is_never_taken_twice(services: Services) -> None:
     """A second acquire during a live run is refused; once the heartbeat is stale it wins."""
-    job_id = _job(services)
+    job_id = queued_idea_job(services, "x")
     with session_scope(services.sessions) as session:
         _, first = job_store.acquire_stage(session, job_id, "script", "w1", 30)
     with session_scope(services.sessions) as session:
@@ -75,7 +62,7 @@ def test_a_live_lease_is_never_taken_twice(services: Services) -> None:
 
 def test_a_superseded_run_cannot_record_its_result(services: Services) -> None:
     """The fencing token: the old run's success or failure is ignored, the new run's counts."""
-    job_id = _job(services)
+    job_id = queued_idea_job(services, "x")
     with session_scope(services.sessions) as session:
         _, old = job_store.acquire_stage(session, job_id, "script", "w1", 30)
         _, new = job_store.acquire_stage(session, job_id, "script", "w2", 0)
@@ -92,7 +79,7 @@ def test_a_superseded_run_cannot_record_its_result(services: Services) -> None:
 
 def test_a_silent_running_stage_is_sent_again(services: Services) -> None:
     """No heartbeat for longer than the lease: the stage is re-dispatched, unless already sent."""
-    job_id = _job(services)
+    job_id = queued_idea_job(services, "x")
     with session_scope(services.sessions) as session:
         job_store.acquire_stage(session, job_id, "script", "w1", 30)
     assert _plan(services) == []
@@ -105,7 +92,7 @@ def test_a_silent_running_stage_is_sent_again(services: Services) -> None:
 
 def test_a_lost_message_is_sent_again(services: Services) -> None:
     """A pending stage sent long ago whose dispatch mark is gone is re-dispatched once."""
-    job_id = _job(services)
+    job_id = queued_idea_job(services, "x")
     assert _plan(services) == []  # just created: give the queue time
     _age(services, job_id, "script", dispatched_at=60)
     dispatcher = RecordingDispatcher()
@@ -119,7 +106,7 @@ def test_a_lost_message_is_sent_again(services: Services) -> None:
 def test_hopeless_stages_fail_their_job_with_the_reason(services: Services, started_ago: float,
                                                         attempts: int, code: str) -> None:
     """Past the hard time limit, or dead too often, the job fails instead of looping."""
-    job_id = _job(services)
+    job_id = queued_idea_job(services, "x")
     with session_scope(services.sessions) as session:
         job_store.acquire_stage(session, job_id, "script", "w1", 30)
         session.get(JobStage, (job_id, "script")).attempts = attempts

@@ -8,12 +8,12 @@ from dataclasses import replace
 import pytest
 
 from store import jobs as job_store
-from store.accounts import create_account
 from store.db import session_scope
 from store.migrate import upgrade
 from store.models import Job
 from store.services import Services, build_services
 from store.settings import Settings
+from tests.support.jobs import queued_idea_job
 from worker.execution import JobNotRunnable, execute_stage
 from worker.runner import run_job
 
@@ -30,14 +30,8 @@ def make_job() -> Iterator:
 
     def make(services: Services, idea: str = "Why cold brew tastes smoother") -> str:
         made.append(services)
-        with session_scope(services.sessions) as session:
-            account = create_account(session, "runner")
-            project = job_store.create_project(session, account.profile_id, "p")
-            job = job_store.create_job(session, account_id=account.account_id,
-                                       profile_id=account.profile_id, project_id=project.id,
-                                       source={"type": "idea", "idea": idea}, preset="tiktok")
-            job_id, project_id = job.id, project.id
-        assert services.locks.acquire(project_id, job_id, 60)
+        job_id = queued_idea_job(services, idea)
+        assert services.locks.acquire(_job(services, job_id).project_id, job_id, 60)
         return job_id
 
     yield make

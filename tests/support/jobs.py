@@ -1,0 +1,35 @@
+"""Services on a migrated embedded database, and queued jobs in it, for store-level tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from store import jobs as job_store
+from store.accounts import create_account
+from store.db import session_scope
+from store.migrate import upgrade
+from store.services import Services, build_services
+from store.settings import Settings
+
+
+@contextmanager
+def migrated_services(settings: Settings) -> Iterator[Services]:
+    """Services on the settings' database, migrated to head; closed afterwards."""
+    upgrade(settings.database_url)
+    services = build_services(settings)
+    try:
+        yield services
+    finally:
+        services.close()
+
+
+def queued_idea_job(services: Services, idea: str = "Why cold brew tastes smoother") -> str:
+    """A new account, project and queued idea job (every stage pending); its id."""
+    with session_scope(services.sessions) as session:
+        account = create_account(session, "tests")
+        project = job_store.create_project(session, account.profile_id, "p")
+        job = job_store.create_job(session, account_id=account.account_id,
+                                   profile_id=account.profile_id, project_id=project.id,
+                                   source={"type": "idea", "idea": idea}, preset="tiktok")
+        return job.id
