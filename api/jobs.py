@@ -232,6 +232,44 @@ def job_public(job: Job) -> dict[str, Any]:
     }
 
 
+LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX = 20, 100
+_LIST_PARAMETERS = ("status", "profile_id", "project_id", "limit", "before")
+
+
+def _list_limit() -> int:
+    raw = request.args.get("limit", str(LIST_LIMIT_DEFAULT))
+    if not raw.isdigit() or not 1 <= int(raw) <= LIST_LIMIT_MAX:
+        raise ApiError(422, "invalid_field",
+                       f"limit: a whole number from 1 to {LIST_LIMIT_MAX} (got {raw!r})", "limit")
+    return int(raw)
+
+
+@bp.get("")
+@require_account
+def list_jobs() -> ResponseReturnValue:
+    """The account's jobs, newest first; filter by status, profile or project; page on."""
+    for name in request.args:
+        if name not in _LIST_PARAMETERS:
+            raise ApiError(422, "unknown_field", f"{name}: unknown query parameter; use "
+                           f"{', '.join(_LIST_PARAMETERS)}", name)
+    status = request.args.get("status")
+    if status is not None and status not in job_store.JOB_STATUSES:
+        raise ApiError(422, "invalid_field", f"status: must be one of "
+                       f"{', '.join(job_store.JOB_STATUSES)} (got {status!r})", "status")
+    limit = _list_limit()
+    before = None
+    if "before" in request.args:
+        before = db_session().get(Job, request.args["before"])
+        if before is None or before.account_id != g.account.id:
+            raise ApiError(422, "invalid_field", f"before: no job {request.args['before']!r}; "
+                           "pass the next_before of the previous page", "before")
+    jobs, more = job_store.list_jobs(
+        db_session(), g.account.id, limit=limit, status=status, before=before,
+        profile_id=request.args.get("profile_id"), project_id=request.args.get("project_id"))
+    return jsonify({"jobs": [job_public(job) for job in jobs],
+                    "next_before": jobs[-1].id if more else None})
+
+
 @bp.get("/<job_id>")
 @require_account
 def get_job(job_id: str) -> ResponseReturnValue:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session, selectinload
 
 from pipeline.sequence import STAGE_NAMES, STAGE_SEQUENCE
 from store.models import GenerationProgress, Job, JobStage, Project, new_id, utcnow
 
 ACTIVE_STATUSES = ("queued", "running")
+JOB_STATUSES = ("queued", "running", "succeeded", "failed")
 
 
 def create_project(session: Session, profile_id: str, name: str) -> Project:
@@ -196,3 +197,23 @@ def active_job_for_project(session: Session, project_id: str) -> Job | None:
         select(Job).where(Job.project_id == project_id, Job.status.in_(ACTIVE_STATUSES))
         .order_by(Job.created_at.desc()).limit(1)
     )
+
+
+def list_jobs(session: Session, account_id: str, *, limit: int, status: str | None = None,
+              profile_id: str | None = None, project_id: str | None = None,
+              before: Job | None = None) -> tuple[list[Job], bool]:
+    """The account's jobs, newest first, after `before`; and whether more follow the page."""
+    query = select(Job).where(Job.account_id == account_id)
+    if status is not None:
+        query = query.where(Job.status == status)
+    if profile_id is not None:
+        query = query.where(Job.profile_id == profile_id)
+    if project_id is not None:
+        query = query.where(Job.project_id == project_id)
+    if before is not None:  # keyset paging: stable while new jobs arrive
+        query = query.where(or_(Job.created_at < before.created_at,
+                                and_(Job.created_at == before.created_at, Job.id < before.id)))
+    rows = session.scalars(query.options(selectinload(Job.stages))
+                           .order_by(Job.created_at.desc(), Job.id.desc())
+                           .limit(limit + 1)).all()
+    return list(rows[:limit]), len(rows) > limit
