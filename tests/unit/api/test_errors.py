@@ -37,9 +37,9 @@ def test_unknown_route_is_json_404(client: FlaskClient, path: str) -> None:
 @pytest.mark.parametrize(
     ("method", "path", "allowed"),
     [
-        ("PUT", "/v1/jobs", {"POST"}),
-        ("DELETE", "/v1/jobs", {"POST"}),
-        ("GET", "/v1/jobs", {"POST"}),
+        ("PUT", "/v1/jobs", {"GET", "POST"}),
+        ("DELETE", "/v1/jobs", {"GET", "POST"}),
+        ("PATCH", "/v1/jobs", {"GET", "POST"}),
         ("POST", "/v1/jobs/job_x", {"GET", "HEAD"}),
         ("DELETE", "/v1/jobs/job_x/video", {"GET", "HEAD"}),
         ("POST", "/v1/health", {"GET", "HEAD"}),
