@@ -33,7 +33,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         "services": services,
         "dispatcher": dispatcher or _default_dispatcher(services),
     }
-    from api import context, errors, health, jobs, profiles, uploads, voices
+    from api import context, errors, health, jobs, openapi, profiles, uploads, voices
 
     context.init_app(app)
     errors.init_app(app)
@@ -42,4 +42,5 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.register_blueprint(profiles.bp)
     app.register_blueprint(voices.bp)
     app.register_blueprint(uploads.bp)
+    app.register_blueprint(openapi.bp)
     return app

@@ -1,0 +1,263 @@
+"""GET /v1/openapi.json: the API described as OpenAPI 3.1.
+
+Request bodies come from the same pydantic models that validate them, so the document cannot
+drift from what the API accepts; response shapes are written out here and tests check real
+responses against them, and that every route of the app is described.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from flask import Blueprint, jsonify
+from flask.typing import ResponseReturnValue
+from pydantic import BaseModel
+
+from api.schemas import JobCreate, ProfileUpdate
+from pipeline.sequence import STAGE_NAMES
+from store.jobs import JOB_STATUSES
+
+bp = Blueprint("openapi", __name__, url_prefix="/v1/openapi.json")
+
+_REF = "#/components/schemas/{model}"
+_STRING_OR_NULL = {"type": ["string", "null"]}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": _REF.format(model=name)}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return _json(_ref("Error"), description)
+
+
+_ERROR = {
+    "type": "object", "required": ["error"], "additionalProperties": False,
+    "properties": {"error": {
+        "type": "object", "required": ["code", "message"],
+        "properties": {"code": {"type": "string"}, "message": {"type": "string"},
+                       "field": {"type": "string"}}}},
+}
+_STAGE = {
+    "type": "object",
+    "required": ["status", "queue", "worker", "attempts", "started_at", "finished_at", "error"],
+    "properties": {
+        "status": {"enum": ["pending", "running", "succeeded", "failed", "skipped"]},
+        "queue": {"enum": ["cpu", "gpu"]}, "worker": _STRING_OR_NULL,
+        "attempts": {"type": "integer", "minimum": 0},
+        "started_at": _STRING_OR_NULL, "finished_at": _STRING_OR_NULL,
+        "error": {"type": ["object", "null"]},
+    },
+}
+_JOB = {
+    "type": "object",
+    "required": ["id", "status", "progress", "stage", "stages", "error", "preset", "source",
+                 "project_id", "profile_id", "created_at", "started_at", "finished_at",
+                 "video_url"],
+    "properties": {
+        "id": {"type": "string"}, "status": {"enum": list(JOB_STATUSES)},
+        "progress": {"type": "integer", "minimum": 0, "maximum": 100},
+        "stage": {"enum": [*STAGE_NAMES, None]},
+        "stages": {"type": "object", "properties": {name: _ref("Stage") for name in STAGE_NAMES},
+                   "required": list(STAGE_NAMES)},
+        "error": {"oneOf": [{"type": "null"}, {
+            "type": "object", "required": ["stage", "code", "message"],
+            "properties": {"stage": {"type": "string"}, "code": {"type": "string"},
+                           "message": {"type": "string"}}}]},
+        "preset": {"type": "string"}, "source": {"type": "object"},
+        "project_id": {"type": "string"}, "profile_id": {"type": "string"},
+        "created_at": {"type": "string"}, "started_at": _STRING_OR_NULL,
+        "finished_at": _STRING_OR_NULL, "video_url": _STRING_OR_NULL,
+    },
+}
+_JOB_ACCEPTED = {
+    "type": "object", "required": ["id", "status", "project_id", "profile_id", "url"],
+    "properties": {"id": {"type": "string"}, "status": {"const": "queued"},
+                   "project_id": {"type": "string"}, "profile_id": {"type": "string"},
+                   "url": {"type": "string", "description": "GET it to follow the job"}},
+}
+_JOB_LIST = {
+    "type": "object", "required": ["jobs", "next_before"],
+    "properties": {"jobs": {"type": "array", "items": _ref("Job")},
+                   "next_before": _STRING_OR_NULL},
+}
+_UPLOAD = {
+    "type": "object", "required": ["id", "kind", "filename", "content_type", "bytes"],
+    "properties": {"id": {"type": "string"}, "kind": {"enum": ["still", "clip"]},
+                   "filename": {"type": "string"}, "content_type": {"type": "string"},
+                   "bytes": {"type": "integer"}, "width": {"type": ["integer", "null"]},
+                   "height": {"type": ["integer", "null"]},
+                   "duration": {"type": ["number", "null"]},
+                   "audio": {"type": ["boolean", "null"]}, "created": {"type": "string"}},
+}
+_MUSIC_LIST = {"type": "object", "required": ["music"],
+               "properties": {"music": {"type": "array", "items": {"type": "string"}}}}
+_OBJECT = {"type": "object"}
+
+
+def _path_parameter(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema,
+            "description": description}
+
+
+def _operation(summary: str, responses: dict[str, Any], *, body: dict[str, Any] | None = None,
+               parameters: list[dict[str, Any]] | None = None,
+               public: bool = False) -> dict[str, Any]:
+    operation: dict[str, Any] = {"summary": summary, "responses": responses}
+    if body is not None:
+        operation["requestBody"] = body
+    if parameters:
+        operation["parameters"] = parameters
+    if public:
+        operation["security"] = []
+    else:
+        responses.setdefault("401", _error("missing or unknown API key"))
+    return operation
+
+
+def _model_body(name: str) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": _ref(name)}}}
+
+
+def _raw_body(description: str, types: list[str]) -> dict[str, Any]:
+    return {"required": True, "description": description,
+            "content": {kind: {"schema": {"type": "string", "format": "binary"}}
+                        for kind in types}}
+
+
+def _paths() -> dict[str, Any]:
+    job_id, profile_id = _path_parameter("job_id"), _path_parameter("profile_id")
+    return {
+        "/v1/jobs": {
+            "post": _operation("Make a video: validate, write the job, enqueue its chain", {
+                "202": _json(_ref("JobAccepted"), "accepted; follow the Location header"),
+                "400": _error("the body is not a JSON object"),
+                "404": _error("unknown profile or project"),
+                "409": _error("a generation of this project is running"),
+                "422": _error("a field to fix; error.field names it"),
+                "503": _error("database or broker unavailable; retry later"),
+            }, body=_model_body("JobCreate")),
+            "get": _operation("The account's jobs, newest first", {
+                "200": _json(_ref("JobList"), "one page of jobs"),
+                "422": _error("a bad query parameter; error.field names it"),
+            }, parameters=[
+                _query("status", {"enum": list(JOB_STATUSES)}, "only jobs in this status"),
+                _query("profile_id", {"type": "string"}, "only jobs of this profile"),
+                _query("project_id", {"type": "string"}, "only jobs of this project"),
+                _query("limit", {"type": "integer", "minimum": 1, "maximum": 100}, "page size"),
+                _query("before", {"type": "string"}, "the next_before of the previous page"),
+            ]),
+        },
+        "/v1/jobs/{job_id}": {"get": _operation("A job's status, progress and stages", {
+            "200": _json(_ref("Job"), "the job"), "404": _error("no such job"),
+        }, parameters=[job_id])},
+        "/v1/jobs/{job_id}/video": {"get": _operation("The finished MP4 (Range requests: 206)", {
+            "200": {"description": "the video",
+                    "content": {"video/mp4": {"schema": {"type": "string",
+                                                         "format": "binary"}}}},
+            "206": {"description": "the requested byte range"},
+            "404": _error("no such job"), "409": _error("the video is not ready"),
+            "410": _error("the video is no longer in media storage"),
+        }, parameters=[job_id])},
+        "/v1/voices": {"get": _operation("Installed and downloadable voices", {
+            "200": _json(_OBJECT, "voices by engine and language"),
+        }, parameters=[_query("language", {"type": "string"}, "ISO 639-1 code")])},
+        "/v1/uploads": {"post": _operation("Upload a picture or clip as the raw body", {
+            "201": _json(_ref("Upload"), "stored; use its id in source.media"),
+            "400": _error("an empty or incomplete body"),
+            "413": _error("larger than MAX_UPLOAD_BYTES"),
+            "422": _error("not a picture or clip we can use, with the reason"),
+        }, body=_raw_body("JPEG, PNG, WebP, MP4, MOV or WebM bytes",
+                          ["application/octet-stream", "image/*", "video/*"]),
+            parameters=[_query("filename", {"type": "string"}, "the file's name")])},
+        "/v1/uploads/{upload_id}": {"get": _operation("One upload's details", {
+            "200": _json(_ref("Upload"), "the upload"), "404": _error("no such upload"),
+        }, parameters=[_path_parameter("upload_id")])},
+        "/v1/profiles": {"get": _operation("The account's profiles (brands)", {
+            "200": _json(_OBJECT, "profiles with their defaults"),
+        })},
+        "/v1/profiles/{profile_id}": {"patch": _operation(
+            "Rename, or merge new voice, caption and brand defaults", {
+                "200": _json(_OBJECT, "the profile"), "400": _error("not a JSON object"),
+                "404": _error("no such profile"), "422": _error("a field to fix"),
+            }, body=_model_body("ProfileUpdate"), parameters=[profile_id])},
+        "/v1/profiles/{profile_id}/logo": {
+            "put": _operation("Set the brand logo (PNG or WebP, raw body)", {
+                "200": _json(_OBJECT, "the profile"), "404": _error("no such profile"),
+                "413": _error("too large"), "422": _error("not a usable picture"),
+            }, body=_raw_body("PNG or WebP bytes", ["image/png", "image/webp"]),
+                parameters=[profile_id]),
+            "delete": _operation("Remove the brand logo", {
+                "200": _json(_OBJECT, "the profile"), "404": _error("no such profile"),
+            }, parameters=[profile_id]),
+        },
+        "/v1/profiles/{profile_id}/music": {
+            "post": _operation("Add a track to the profile's music folder (raw body)", {
+                "201": _json(_ref("MusicList"), "the folder's tracks"),
+                "404": _error("no such profile"), "409": _error("a track of that name exists"),
+                "413": _error("too large"), "422": _error("not usable audio"),
+            }, body=_raw_body("MP3, WAV, OGG, FLAC or M4A bytes", ["audio/*"]),
+                parameters=[profile_id, _query("filename", {"type": "string"}, "its name")]),
+            "get": _operation("The profile's music tracks", {
+                "200": _json(_ref("MusicList"), "the folder's tracks"),
+                "404": _error("no such profile"),
+            }, parameters=[profile_id]),
+        },
+        "/v1/profiles/{profile_id}/music/{name}": {"delete": _operation("Remove a track", {
+            "200": _json(_ref("MusicList"), "the tracks left"),
+            "404": _error("no such profile or track"),
+        }, parameters=[profile_id, _path_parameter("name")])},
+        "/v1/health": {"get": _operation("Can this API reach its database and broker?", {
+            "200": _json(_OBJECT, "both answer"),
+            "503": _json(_OBJECT, "the part that does not answer, with its error"),
+        }, public=True)},
+        "/v1/openapi.json": {"get": _operation("This document", {
+            "200": _json(_OBJECT, "OpenAPI 3.1"),
+        }, public=True)},
+    }
+
+
+def _model_schemas(*models: type[BaseModel]) -> dict[str, Any]:
+    schemas: dict[str, Any] = {}
+    for model in models:
+        schema = model.model_json_schema(ref_template=_REF)
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+    return schemas
+
+
+@lru_cache(maxsize=1)
+def openapi_document() -> dict[str, Any]:
+    """The whole OpenAPI 3.1 document of the API."""
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "videofactory", "version": "1",
+                 "description": "Short social videos from an idea, made by a fleet of workers. "
+                                "Every 4xx and 5xx body is an Error."},
+        "servers": [{"url": "/"}],
+        "security": [{"apiKey": []}],
+        "paths": _paths(),
+        "components": {
+            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer",
+                                           "description": "Authorization: Bearer <API key>"}},
+            "schemas": {**_model_schemas(JobCreate, ProfileUpdate), "Error": _ERROR,
+                        "Stage": _STAGE, "Job": _JOB, "JobAccepted": _JOB_ACCEPTED,
+                        "JobList": _JOB_LIST,
+                        "Upload": _UPLOAD, "MusicList": _MUSIC_LIST},
+        },
+    }
+
+
+@bp.get("")
+def document() -> ResponseReturnValue:
+    """The OpenAPI document (no key needed)."""
+    return jsonify(openapi_document())
