@@ -238,7 +238,7 @@ _LIST_PARAMETERS = ("status", "profile_id", "project_id", "limit", "before")
 
 def _list_limit() -> int:
     raw = request.args.get("limit", str(LIST_LIMIT_DEFAULT))
-    if not raw.isdigit() or not 1 <= int(raw) <= LIST_LIMIT_MAX:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= LIST_LIMIT_MAX:
         raise ApiError(422, "invalid_field",
                        f"limit: a whole number from 1 to {LIST_LIMIT_MAX} (got {raw!r})", "limit")
     return int(raw)

@@ -177,12 +177,15 @@ def write_progress(session: Session, job_id: str, stage: str, percent: int,
     row.updated_at = utcnow()
 
 
-def job_percent(session: Session, live: Any, job: Job) -> int:
-    """Overall progress of a job: live (Redis or memory) when known, else the durable row."""
+def job_percent(session: Session, live: Any | None, job: Job) -> int:
+    """Overall progress of a job: live (Redis or memory) when known, else the durable row.
+
+    `live` None reads only the durable row (when the broker is known to be down).
+    """
     if job.status == "succeeded":
         return 100
     try:
-        values = live.get(job.id)
+        values = live.get(job.id) if live is not None else None
     except Exception:  # noqa: BLE001 - live progress is best effort; the row is the fallback
         values = None
     if values and values.get("percent", "").isdigit():

@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from pipeline.sequence import QUEUES
-from store.jobs import aware
-from store.models import GenerationProgress, Job, JobStage, utcnow
+from store.jobs import aware, job_percent
+from store.models import Job, JobStage, utcnow
 from store.services import Services, build_services
 from store.settings import Settings
 from worker.celery_app import create_celery
@@ -146,21 +146,9 @@ def _running_jobs(session: Session, services: Services, now: datetime, *, live: 
         started = aware(stage.started_at) if stage is not None else None
         result.append(RunningJob(
             job.id, job.current_stage, stage.worker if stage is not None else None,
-            _progress(session, services, job.id, live=live),
+            job_percent(session, services.live if live else None, job),
             round((now - started).total_seconds(), 1) if started else None))
     return result
-
-
-def _progress(session: Session, services: Services, job_id: str, *, live: bool) -> int:
-    """The live percent when Redis has it (as the API shows), else the durable one."""
-    try:
-        values = services.live.get(job_id) if live else None
-    except Exception:  # noqa: BLE001 - fall back to the durable copy
-        values = None
-    if values and values.get("percent", "").isdigit():
-        return int(values["percent"])
-    durable = session.get(GenerationProgress, job_id)
-    return durable.percent if durable else 0
 
 
 def _stalled_jobs(session: Session, services: Services, now: datetime) -> list[StalledJob]:

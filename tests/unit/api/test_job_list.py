@@ -76,6 +76,7 @@ def test_other_accounts_jobs_are_not_listed(api: Api, client, services: Services
     ("limit=0", "limit", "invalid_field"),
     ("limit=101", "limit", "invalid_field"),
     ("limit=ten", "limit", "invalid_field"),
+    ("limit=%C2%B2", "limit", "invalid_field"),  # "²" is a digit to str.isdigit, not to int
     ("before=job_missing", "before", "invalid_field"),
     ("sort=asc", "sort", "unknown_field"),
 ])
