@@ -158,32 +158,56 @@ def create_job() -> ResponseReturnValue:
         source=body.source.model_dump(exclude_none=True), preset=body.preset,
         options=_job_options(body, profile),
     )
+    _lock_project(job)
+    return _enqueue(job, STAGE_NAMES[0])
+
+
+def _lock_project(job: Job) -> None:
     svc = services()
-    if not svc.locks.acquire(project.id, job.id, svc.settings.project_lock_ttl):
-        session.rollback()
-        holder = svc.locks.holder(project.id)
+    if not svc.locks.acquire(job.project_id, job.id, svc.settings.project_lock_ttl):
+        db_session().rollback()
+        holder = svc.locks.holder(job.project_id)
         raise ApiError(409, "project_busy",
-                       f"project {project.id} is already generating (job {holder}); wait for it "
-                       "to finish or submit without project_id", "project_id")
+                       f"project {job.project_id} is already generating (job {holder}); wait "
+                       "for it to finish or submit without project_id", "project_id")
+
+
+def _enqueue(job: Job, from_stage: str) -> ResponseReturnValue:
+    """Commit the queued job (its project lock held), send it, answer 202."""
+    session, svc = db_session(), services()
     try:
         session.commit()
     except Exception:
-        svc.locks.release(project.id, job.id)
+        svc.locks.release(job.project_id, job.id)
         raise
     try:
-        dispatcher().dispatch(job.id)
+        dispatcher().dispatch(job.id, None if from_stage == STAGE_NAMES[0] else from_stage)
     except Exception as exc:  # noqa: BLE001 - the job must not stay queued forever
         log.exception("could not enqueue job %s", job.id)
-        job_store.mark_stage_failed(session, job.id, STAGE_NAMES[0], "broker_unavailable",
+        job_store.mark_stage_failed(session, job.id, from_stage, "broker_unavailable",
                                     f"the job could not be queued: {exc}")
         session.commit()
-        svc.locks.release(project.id, job.id)
+        svc.locks.release(job.project_id, job.id)
         raise ApiError(503, "broker_unavailable",
                        "the job queue is unreachable; retry in a moment") from None
     location = url_for("jobs.get_job", job_id=job.id)
-    response = jsonify({"id": job.id, "status": "queued", "project_id": project.id,
-                        "profile_id": profile.id, "url": location})
+    response = jsonify({"id": job.id, "status": "queued", "project_id": job.project_id,
+                        "profile_id": job.profile_id, "url": location,
+                        "from_stage": from_stage})
     return response, 202, {"Location": location}
+
+
+@bp.post("/<job_id>/retry")
+@require_account
+def retry_job(job_id: str) -> ResponseReturnValue:
+    """Run a failed job again from the stage that failed; earlier stages keep their work."""
+    job = _owned_job(job_id)
+    if job.status != "failed":
+        raise ApiError(409, "job_not_failed",
+                       f"only a failed job can be retried; job {job_id} is {job.status}")
+    _lock_project(job)
+    stage = job_store.reopen_failed_job(db_session(), job.id)
+    return _enqueue(job, stage)
 
 
 def _owned_job(job_id: str) -> Job:

@@ -76,10 +76,13 @@ _JOB = {
     },
 }
 _JOB_ACCEPTED = {
-    "type": "object", "required": ["id", "status", "project_id", "profile_id", "url"],
+    "type": "object",
+    "required": ["id", "status", "project_id", "profile_id", "url", "from_stage"],
     "properties": {"id": {"type": "string"}, "status": {"const": "queued"},
                    "project_id": {"type": "string"}, "profile_id": {"type": "string"},
-                   "url": {"type": "string", "description": "GET it to follow the job"}},
+                   "url": {"type": "string", "description": "GET it to follow the job"},
+                   "from_stage": {"enum": list(STAGE_NAMES),
+                                  "description": "the first stage this run will do"}},
 }
 _JOB_LIST = {
     "type": "object", "required": ["jobs", "next_before"],
@@ -160,6 +163,13 @@ def _paths() -> dict[str, Any]:
         "/v1/jobs/{job_id}": {"get": _operation("A job's status, progress and stages", {
             "200": _json(_ref("Job"), "the job"), "404": _error("no such job"),
         }, parameters=[job_id])},
+        "/v1/jobs/{job_id}/retry": {"post": _operation(
+            "Run a failed job again from its failed stage; earlier stages keep their work", {
+                "202": _json(_ref("JobAccepted"), "queued again from from_stage"),
+                "404": _error("no such job"),
+                "409": _error("the job is not failed, or its project is generating"),
+                "503": _error("database or broker unavailable; retry later"),
+            }, parameters=[job_id])},
         "/v1/jobs/{job_id}/video": {"get": _operation("The finished MP4 (Range requests: 206)", {
             "200": {"description": "the video",
                     "content": {"video/mp4": {"schema": {"type": "string",

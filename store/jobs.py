@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from pipeline.sequence import STAGE_NAMES, STAGE_SEQUENCE
+from pipeline.sequence import STAGE_NAMES, STAGE_SEQUENCE, overall_percent
 from store.models import GenerationProgress, Job, JobStage, Project, new_id, utcnow
 
 ACTIVE_STATUSES = ("queued", "running")
@@ -162,6 +162,36 @@ def mark_stage_failed(session: Session, job_id: str, stage: str, code: str,
     job.error_message = message
     job.finished_at = now
     return job
+
+
+def reopen_failed_job(session: Session, job_id: str) -> str:
+    """Make a failed job queued again from its failed stage; returns that stage.
+
+    Stages that succeeded keep their artifacts and are not run again; the failed stage and
+    the skipped ones after it become pending with fresh attempt counts.
+    """
+    job = session.get(Job, job_id)
+    if job is None:
+        raise LookupError(f"job {job_id} not found")
+    if job.status != "failed":
+        raise ValueError(f"job {job_id} is {job.status}, not failed")
+    failed = next(row for row in job.stages if row.status in ("failed", "running", "pending"))
+    now = utcnow()
+    for row in job.stages:
+        if row.position >= failed.position:
+            row.status = "pending"
+            row.attempts = 0
+            row.worker = None
+            row.started_at = row.finished_at = row.heartbeat_at = None
+            row.error_code = row.error_message = None
+            row.dispatched_at = now if row is failed else None
+    job.status = "queued"
+    job.current_stage = None
+    job.error_stage = job.error_code = job.error_message = None
+    job.finished_at = None
+    write_progress(session, job_id, failed.name, overall_percent(failed.name, 0.0),
+                   f"retrying from {failed.name}")
+    return failed.name
 
 
 def write_progress(session: Session, job_id: str, stage: str, percent: int,

@@ -41,8 +41,9 @@ class InProcessDispatcher:
         self.worker = worker
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vf-job")
 
-    def dispatch(self, job_id: str) -> Future[bool]:
-        """Queue the job on the background thread."""
+    def dispatch(self, job_id: str, from_stage: str | None = None) -> Future[bool]:
+        """Queue the job on the background thread (stages already done are skipped, so
+        `from_stage` needs no special handling)."""
         return self._executor.submit(run_job, self.services, job_id, worker=self.worker)
 
     def ping(self) -> None:

@@ -23,12 +23,14 @@ class RecordingDispatcher:
     """Remembers dispatched job ids; these tests are about the API, not the stages."""
 
     dispatched: list[str] = field(default_factory=list)
+    from_stages: list[str | None] = field(default_factory=list)
     fail_with: Exception | None = None
 
-    def dispatch(self, job_id: str) -> None:
+    def dispatch(self, job_id: str, from_stage: str | None = None) -> None:
         if self.fail_with is not None:
             raise self.fail_with
         self.dispatched.append(job_id)
+        self.from_stages.append(from_stage)
 
 
 @pytest.fixture

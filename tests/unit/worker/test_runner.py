@@ -133,3 +133,41 @@ def test_whisper_timing_keeps_the_script_words(embedded_settings: Settings, make
     starts = [w["start"] for w in shown]
     assert starts == sorted(starts)
     assert 0.0 <= starts[0] and shown[-1]["end"] <= voiceover["duration"] + 1e-6
+
+
+def test_a_retried_job_resumes_at_its_failed_stage(embedded_settings: Settings,
+                                                   make_job) -> None:
+    """A job that failed in voice, reopened, finishes from voice on: the script is not redone."""
+    broken = _services(replace(embedded_settings, espeak_voice="en-nowhere"))
+    job_id = make_job(broken)
+    assert run_job(broken, job_id, worker="first") is False
+    script_file = broken.media.path(_job(broken, job_id).artifacts["script"])
+    written = script_file.stat().st_mtime_ns
+    fixed = _services(embedded_settings)
+    try:
+        with session_scope(fixed.sessions) as session:
+            assert job_store.reopen_failed_job(session, job_id) == "voice"
+        reopened = _job(fixed, job_id)
+        assert (reopened.status, reopened.error_stage, reopened.finished_at) == ("queued", None,
+                                                                                 None)
+        assert [(s.name, s.status, s.attempts) for s in reopened.stages] == [
+            ("script", "succeeded", 1), ("voice", "pending", 0), ("captions", "pending", 0),
+            ("render", "pending", 0), ("publish", "pending", 0)]
+        assert run_job(fixed, job_id, worker="second") is True
+        job = _job(fixed, job_id)
+        assert job.status == "succeeded"
+        assert [(s.name, s.worker, s.attempts) for s in job.stages] == [
+            ("script", "first", 1), ("voice", "second", 1), ("captions", "second", 1),
+            ("render", "second", 1), ("publish", "second", 1)]
+        assert script_file.stat().st_mtime_ns == written
+        assert fixed.media.path(job.artifacts["video"]).stat().st_size > 10_000
+    finally:
+        fixed.close()
+
+
+def test_only_a_failed_job_can_be_reopened(embedded_settings: Settings, make_job) -> None:
+    """Reopening a queued job is refused: it would reset a job that may be running."""
+    services = _services(embedded_settings)
+    job_id = make_job(services)
+    with session_scope(services.sessions) as session, pytest.raises(ValueError, match="queued"):
+        job_store.reopen_failed_job(session, job_id)
