@@ -15,6 +15,7 @@ from pathlib import Path
 import psycopg
 import pytest
 import requests
+from PIL import Image
 from sqlalchemy.engine import make_url
 
 from bench.fleet import fresh_database
@@ -200,7 +201,8 @@ def test_redis_restarted_empty_during_a_batch(faults: FaultFleet) -> None:
 
 
 def test_poison_input_fails_only_its_own_job(faults: FaultFleet) -> None:
-    """A picture that breaks the render fails its job with stage and reason; the next job runs."""
+    """A picture that breaks the render fails its job with stage and reason; the next job runs;
+    once the picture is replaced, a retry finishes the job from its render."""
     picture = faults.root / "fake.png"
     picture.write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(4000))  # a PNG that is not one
     key = "uploads/poison/fake.png"
@@ -225,6 +227,19 @@ def test_poison_input_fails_only_its_own_job(faults: FaultFleet) -> None:
     assert (bad["error"]["stage"], bad["error"]["code"]) == ("render", "bad_image")
     assert "fake.png" in bad["error"]["message"]
     assert good["status"] == "succeeded"
+
+    # The picture is replaced by a good one; a retry renders from the failed stage on.
+    Image.new("RGB", (640, 480), (40, 120, 200)).save(media, format="PNG")
+    retried = requests.post(f"{faults.base_url}/v1/jobs/{poison}/retry",
+                            headers=faults.headers(), timeout=10)
+    assert retried.status_code == 202, retried.text
+    assert retried.json()["from_stage"] == "render"
+    done = faults.finish(poison)
+    assert done["status"] == "succeeded", done
+    assert _attempts(done) == ONCE_EACH
+    for name in ("script", "voice", "captions"):  # not run again: same run as the failure
+        assert _stage(done, name)["finished_at"] == _stage(bad, name)["finished_at"], name
+    assert faults.publications(poison) == 1
 
 
 def test_sigterm_lets_the_worker_finish_its_render(faults: FaultFleet) -> None:
