@@ -96,6 +96,8 @@ class Job(Base):
     """One generation: a source becomes a published video through the stage sequence."""
 
     __tablename__ = "jobs"
+    # GET /v1/jobs reads an account's jobs newest first, a page at a time.
+    __table_args__ = (Index("ix_jobs_account_id_created_at", "account_id", "created_at"),)
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"),
