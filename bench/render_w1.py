@@ -23,7 +23,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.treerss import PeakTreeRss  # noqa: E402
-from bench.w1_inputs import floor_argv, floor_seconds, make_music, make_stills, make_voiceover  # noqa: E402
+from bench.w1_inputs import (  # noqa: E402
+    floor_argv,
+    floor_seconds,
+    make_music,
+    make_stills,
+    make_voiceover,
+)
 from pipeline.captions import build_captions  # noqa: E402
 from pipeline.check import check_output  # noqa: E402
 from pipeline.presets import get_preset  # noqa: E402

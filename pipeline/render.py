@@ -151,8 +151,8 @@ def _chain(label: str, source: int, prepared: PreparedVisual, offset: int, count
            preset: Preset) -> str:
     """Frames [offset, offset + count) of one visual, as yuv420p BT.709 at the preset size."""
     p = preset
-    to_709 = f"scale={p.width}:{p.height}:out_color_matrix=bt709:out_range=tv,format=yuv420p"
     if prepared.visual.kind == "clip":
+        to_709 = f"scale={p.width}:{p.height}:out_color_matrix=bt709:out_range=tv,format=yuv420p"
         w, h = p.width, p.height
         fit = f"scale={w}:{h}:force_original_aspect_ratio=increase,crop={w}:{h}"
         if prepared.size and aspect_difference(prepared.size, (w, h)) > 0.2:

@@ -164,6 +164,11 @@ def mark_stage_failed(session: Session, job_id: str, stage: str, code: str,
     return job
 
 
+def failure_text(job: Job) -> str:
+    """Where and why a failed job failed, as a sentence's end: "in the voice stage (code): …"."""
+    return f"in the {job.error_stage} stage ({job.error_code}): {job.error_message}"
+
+
 def reopen_failed_job(session: Session, job_id: str) -> str:
     """Make a failed job queued again from its failed stage; returns that stage.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from collections.abc import Iterator
@@ -46,3 +47,19 @@ def distributed_settings(tmp_path: Path, postgres_url: str, redis_url: str) -> S
     base = Settings.from_env({"DATA_DIR": str(tmp_path / "data"), "DATABASE_URL": postgres_url,
                               "REDIS_URL": redis_url})
     return replace(base, redis_key_prefix=f"vftest-{secrets.token_hex(3)}")
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """CLI commands configure root logging onto the runner's stderr; put it back afterwards."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    for handler in root.handlers[:]:
+        if handler not in handlers:
+            root.removeHandler(handler)
+            handler.close()
+    for handler in handlers:
+        if handler not in root.handlers:
+            root.addHandler(handler)
+    root.setLevel(level)

@@ -105,8 +105,7 @@ def make_video(settings: Settings, idea: str, preset: str, output: Path | None) 
             job = session.get(Job, job_id)
             assert job is not None
             if not succeeded:
-                console.print(f"[red]failed[/red] in the {job.error_stage} stage "
-                              f"({job.error_code}): {job.error_message}")
+                console.print(f"[red]failed[/red] {job_store.failure_text(job)}")
                 return None
             video = services.media.path(job.artifacts["video"])
         target = output or Path.cwd() / f"{job_id}.mp4"

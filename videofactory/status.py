@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from pipeline.sequence import QUEUES
-from store.jobs import aware, job_percent
+from store.jobs import ACTIVE_STATUSES, aware, job_percent
 from store.models import Job, JobStage, utcnow
 from store.services import Services, build_services
 from store.settings import Settings
@@ -125,7 +125,7 @@ def _read(services: Services, problems: list[str], part: str,
 
 def _job_counts(session: Session, now: datetime) -> dict[str, int]:
     active = dict(session.execute(
-        select(Job.status, func.count()).where(Job.status.in_(("queued", "running")))
+        select(Job.status, func.count()).where(Job.status.in_(ACTIVE_STATUSES))
         .group_by(Job.status)).all())
     finished = dict(session.execute(
         select(Job.status, func.count())

@@ -58,8 +58,7 @@ def look(services: Services, job_id: str) -> JobView | None:
             for row in job.stages)
         failure = None
         if job.status == "failed":
-            failure = (f"failed in the {job.error_stage} stage ({job.error_code}): "
-                       f"{job.error_message}")
+            failure = f"failed {job_store.failure_text(job)}"
         video_key = (job.artifacts or {}).get("video")
         video = services.media.path(video_key) if job.status == "succeeded" and video_key else None
         return JobView(job.status, job.current_stage,

@@ -22,6 +22,8 @@ from videofactory.cli import cli
 from videofactory.watch import FAILED, NOT_FOUND, STILL_RUNNING, SUCCEEDED, look, watch_job
 from worker.runner import run_job
 
+pytestmark = pytest.mark.usefixtures("restore_logging")  # `watch` on the CLI sets up logging
+
 
 @pytest.fixture
 def services(embedded_settings: Settings) -> Iterator[Services]:
