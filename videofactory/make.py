@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from sqlalchemy import select
 
@@ -97,7 +98,7 @@ def make_video(settings: Settings, idea: str, preset: str, output: Path | None) 
                                        source={"type": "idea", "idea": idea}, preset=preset)
             job_id, project_id = job.id, project.id
         services.locks.acquire(project_id, job_id, settings.project_lock_ttl)
-        console.print(f"job {job_id}: {preset}, idea {idea!r}")
+        console.print(f"job {job_id}: {preset}, idea {escape(repr(idea))}")
         with _StageDisplay(console) as display:
             succeeded = run_job(services, job_id, worker="local", on_update=display.update)
             display.close(succeeded)
@@ -105,7 +106,7 @@ def make_video(settings: Settings, idea: str, preset: str, output: Path | None) 
             job = session.get(Job, job_id)
             assert job is not None
             if not succeeded:
-                console.print(f"[red]failed[/red] {job_store.failure_text(job)}")
+                console.print(f"[red]failed[/red] {escape(job_store.failure_text(job))}")
                 return None
             video = services.media.path(job.artifacts["video"])
         target = output or Path.cwd() / f"{job_id}.mp4"

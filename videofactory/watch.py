@@ -7,6 +7,7 @@ fleet. Each finished stage gets a line with its time and worker; a terminal also
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,31 +82,33 @@ def watch_job(services: Services, job_id: str, *, interval: float = 1.0,
     bar = Progress(TextColumn("{task.description:>9}"), BarColumn(),
                    TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
                    console=console, disable=not console.is_terminal)
+    # Messages carry text from elsewhere (ffmpeg's "[mjpeg @ 0x…]", ideas): never markup.
+    say = functools.partial(console.print, markup=False)
     with bar:
         task = bar.add_task("", total=100)
         while True:
             try:
                 view = look(services, job_id)
             except SQLAlchemyError as exc:
-                console.print(f"cannot read jobs from the database: {exc.__class__.__name__}: "
-                              f"{exc.orig if hasattr(exc, 'orig') else exc}")
+                say(f"cannot read jobs from the database: {exc.__class__.__name__}: "
+                    f"{exc.orig if hasattr(exc, 'orig') else exc}")
                 return NOT_FOUND
             if view is None:
-                console.print(f"no job {job_id} in this database (check DATABASE_URL)")
+                say(f"no job {job_id} in this database (check DATABASE_URL)")
                 return NOT_FOUND
             for stage in view.stages:
                 if stage.status in ("succeeded", "failed") and stage.name not in shown:
                     shown.add(stage.name)
-                    console.print(_stage_line(stage))
+                    say(_stage_line(stage))
             bar.update(task, description=view.stage or view.status, completed=view.percent)
             if view.status == "succeeded":
-                console.print(f"succeeded: {view.video}")
+                say(f"succeeded: {view.video}")
                 return SUCCEEDED
             if view.status == "failed":
-                console.print(view.failure)
+                say(view.failure)
                 return FAILED
             if deadline is not None and time.monotonic() >= deadline:
-                console.print(f"still {view.status} ({view.stage or 'waiting'}, "
-                              f"{view.percent}%) after {timeout:g} s")
+                say(f"still {view.status} ({view.stage or 'waiting'}, "
+                    f"{view.percent}%) after {timeout:g} s")
                 return STILL_RUNNING
             time.sleep(interval)

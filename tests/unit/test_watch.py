@@ -78,6 +78,18 @@ def test_watch_reports_the_failed_stage_and_reason(embedded_settings: Settings) 
     assert "ESPEAK_VOICE" in output
 
 
+def test_watch_prints_messages_verbatim(services: Services) -> None:
+    """Brackets in a failure (ffmpeg's "[mjpeg @ 0x…]") are printed, not taken as markup."""
+    job_id = queued_idea_job(services)
+    message = "[mjpeg @ 0x55d2] unable to decode [bold]APP fields"
+    with session_scope(services.sessions) as session:
+        job_store.mark_stage_running(session, job_id, "script", "w")
+        job_store.mark_stage_failed(session, job_id, "script", "bad_image", message)
+    code, output = _watch(services, job_id)
+    assert code == FAILED
+    assert output.strip().endswith(f"failed in the script stage (bad_image): {message}")
+
+
 def test_watch_gives_up_at_its_timeout(services: Services) -> None:
     """A job nobody runs is still queued when the timeout ends the watch (exit 3)."""
     job_id = queued_idea_job(services)
