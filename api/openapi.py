@@ -186,7 +186,7 @@ def _paths() -> dict[str, Any]:
             "400": _error("an empty or incomplete body"),
             "413": _error("larger than MAX_UPLOAD_BYTES"),
             "422": _error("not a picture or clip we can use, with the reason"),
-        }, body=_raw_body("JPEG, PNG, WebP, MP4, MOV or WebM bytes",
+        }, body=_raw_body("JPEG, PNG or WebP image, or MP4, MOV, WebM or MKV video bytes",
                           ["application/octet-stream", "image/*", "video/*"]),
             parameters=[_query("filename", {"type": "string"}, "the file's name")])},
         "/v1/uploads/{upload_id}": {"get": _operation("One upload's details", {
@@ -201,10 +201,10 @@ def _paths() -> dict[str, Any]:
                 "404": _error("no such profile"), "422": _error("a field to fix"),
             }, body=_model_body("ProfileUpdate"), parameters=[profile_id])},
         "/v1/profiles/{profile_id}/logo": {
-            "put": _operation("Set the brand logo (PNG or WebP, raw body)", {
+            "put": _operation("Set the brand logo (PNG or JPEG, raw body)", {
                 "200": _json(_OBJECT, "the profile"), "404": _error("no such profile"),
                 "413": _error("too large"), "422": _error("not a usable picture"),
-            }, body=_raw_body("PNG or WebP bytes", ["image/png", "image/webp"]),
+            }, body=_raw_body("PNG or JPEG bytes", ["image/png", "image/jpeg"]),
                 parameters=[profile_id]),
             "delete": _operation("Remove the brand logo", {
                 "200": _json(_OBJECT, "the profile"), "404": _error("no such profile"),
@@ -215,7 +215,7 @@ def _paths() -> dict[str, Any]:
                 "201": _json(_ref("MusicList"), "the folder's tracks"),
                 "404": _error("no such profile"), "409": _error("a track of that name exists"),
                 "413": _error("too large"), "422": _error("not usable audio"),
-            }, body=_raw_body("MP3, WAV, OGG, FLAC or M4A bytes", ["audio/*"]),
+            }, body=_raw_body("MP3, M4A, AAC, WAV, OGG/Opus or FLAC bytes", ["audio/*"]),
                 parameters=[profile_id, _query("filename", {"type": "string"}, "its name")]),
             "get": _operation("The profile's music tracks", {
                 "200": _json(_ref("MusicList"), "the folder's tracks"),
