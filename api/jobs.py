@@ -6,12 +6,13 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, current_app, g, jsonify, request, send_file, url_for
+from flask import Blueprint, g, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 
 from api.auth import require_account
 from api.context import db_session, dispatcher, services
 from api.errors import ApiError
+from api.media_response import serve_object
 from api.profiles import brand_snapshot
 from api.schemas import JobCreate, MediaItemIn, json_body
 from api.uploads import find_upload
@@ -200,14 +201,38 @@ def _enqueue(job: Job, from_stage: str) -> ResponseReturnValue:
 @bp.post("/<job_id>/retry")
 @require_account
 def retry_job(job_id: str) -> ResponseReturnValue:
-    """Run a failed job again from the stage that failed; earlier stages keep their work."""
+    """Run a failed or canceled job again from the stage it stopped in; earlier stages keep
+    their work."""
     job = _owned_job(job_id)
-    if job.status != "failed":
+    if job.status not in ("failed", "canceled"):
         raise ApiError(409, "job_not_failed",
-                       f"only a failed job can be retried; job {job_id} is {job.status}")
+                       f"only a failed or canceled job can be retried; job {job_id} is "
+                       f"{job.status}")
     _lock_project(job)
-    stage = job_store.reopen_failed_job(db_session(), job.id)
+    stage = job_store.reopen_job(db_session(), job.id)
     return _enqueue(job, stage)
+
+
+@bp.delete("/<job_id>")
+@require_account
+def cancel_job(job_id: str) -> ResponseReturnValue:
+    """Cancel a queued or running job: a queued one never runs, a running stage stops (its
+    heartbeat sees the cancel within seconds), nothing is published; answer 202 with it."""
+    job = _owned_job(job_id)
+    session = db_session()
+    try:
+        job_store.cancel_job(session, job.id)
+    except job_store.JobFinished as exc:
+        session.rollback()
+        raise ApiError(409, "job_finished",
+                       f"job {job_id} already ended ({exc.status}); only a queued or running "
+                       "job can be canceled") from None
+    session.commit()
+    try:
+        services().locks.release(job.project_id, job.id)
+    except Exception as exc:  # noqa: BLE001 - the lock expires by itself anyway
+        log.warning("could not release the project lock of canceled job %s: %s", job.id, exc)
+    return jsonify(job_public(job)), 202
 
 
 def _owned_job(job_id: str) -> Job:
@@ -304,15 +329,13 @@ def get_job(job_id: str) -> ResponseReturnValue:
 @bp.get("/<job_id>/video")
 @require_account
 def get_job_video(job_id: str) -> ResponseReturnValue:
-    """The finished MP4; Range requests get 206 partial content."""
+    """The finished MP4; Range requests get 206 partial content (ranged reads from the store),
+    or, with MEDIA_PRESIGN, a 302 to a presigned URL of the bucket."""
     job = _owned_job(job_id)
     key = (job.artifacts or {}).get("video")
     if job.status != "succeeded" or not key:
         raise ApiError(409, "video_not_ready",
                        f"the video is not ready: the job is {job.status}")
-    path = services().media.path(key)
-    if not path.is_file():
-        current_app.logger.error("video of job %s missing at %s", job.id, path)
-        raise ApiError(410, "video_gone", "the video file is no longer in media storage")
-    return send_file(path, mimetype="video/mp4", conditional=True,
-                     download_name=f"{job.id}.mp4", max_age=0)
+    svc = services()
+    return serve_object(svc.media, key, mimetype="video/mp4", download_name=f"{job.id}.mp4",
+                        presign=svc.settings.media_presign)

@@ -47,7 +47,8 @@ _STAGE = {
     "type": "object",
     "required": ["status", "queue", "worker", "attempts", "started_at", "finished_at", "error"],
     "properties": {
-        "status": {"enum": ["pending", "running", "succeeded", "failed", "skipped"]},
+        "status": {"enum": ["pending", "running", "succeeded", "failed", "skipped",
+                            "canceled"]},
         "queue": {"enum": ["cpu", "gpu"]}, "worker": _STRING_OR_NULL,
         "attempts": {"type": "integer", "minimum": 0},
         "started_at": _STRING_OR_NULL, "finished_at": _STRING_OR_NULL,
@@ -160,14 +161,24 @@ def _paths() -> dict[str, Any]:
                 _query("before", {"type": "string"}, "the next_before of the previous page"),
             ]),
         },
-        "/v1/jobs/{job_id}": {"get": _operation("A job's status, progress and stages", {
-            "200": _json(_ref("Job"), "the job"), "404": _error("no such job"),
-        }, parameters=[job_id])},
+        "/v1/jobs/{job_id}": {
+            "get": _operation("A job's status, progress and stages", {
+                "200": _json(_ref("Job"), "the job"), "404": _error("no such job"),
+            }, parameters=[job_id]),
+            "delete": _operation(
+                "Cancel a queued or running job: its running stage stops within seconds", {
+                    "202": _json(_ref("Job"), "canceled; retry it to run it again"),
+                    "404": _error("no such job"),
+                    "409": _error("the job already ended (job_finished)"),
+                    "503": _error("database unavailable; retry later"),
+                }, parameters=[job_id]),
+        },
         "/v1/jobs/{job_id}/retry": {"post": _operation(
-            "Run a failed job again from its failed stage; earlier stages keep their work", {
+            "Run a failed or canceled job again from the stage it stopped in; earlier stages "
+            "keep their work", {
                 "202": _json(_ref("JobAccepted"), "queued again from from_stage"),
                 "404": _error("no such job"),
-                "409": _error("the job is not failed, or its project is generating"),
+                "409": _error("the job is not failed or canceled, or its project is generating"),
                 "503": _error("database or broker unavailable; retry later"),
             }, parameters=[job_id])},
         "/v1/jobs/{job_id}/video": {"get": _operation("The finished MP4 (Range requests: 206)", {

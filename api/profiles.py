@@ -6,6 +6,7 @@ Settings live in the profile row; the logo and the music bed are files in media 
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
 from typing import Any
 
 from flask import Blueprint, g, jsonify, request
@@ -45,12 +46,11 @@ def music_dir(profile_id: str) -> str:
 
 def music_names(profile_id: str) -> list[str]:
     """The profile's music files, by name, as the render's music picker sees them."""
-    folder = services().media.path(music_dir(profile_id))
-    if not folder.is_dir():
-        return []
-    # Dot names are put_file's half-written temporaries; other endings are never picked.
-    return sorted(p.name for p in folder.iterdir() if p.is_file()
-                  and not p.name.startswith(".") and p.suffix.lower() in MUSIC_EXTENSIONS)
+    prefix = music_dir(profile_id) + "/"
+    names = (key[len(prefix):] for key in services().media.list(music_dir(profile_id)))
+    # Only plain names directly in the folder, with an ending the picker would choose.
+    return sorted(name for name in names if "/" not in name and not name.startswith(".")
+                  and PurePosixPath(name).suffix.lower() in MUSIC_EXTENSIONS)
 
 
 def brand_snapshot(profile: Profile) -> dict[str, Any]:
@@ -149,7 +149,7 @@ def put_logo(profile_id: str) -> ResponseReturnValue:
 def delete_logo(profile_id: str) -> ResponseReturnValue:
     """Remove the watermark (jobs already submitted render without it); repeating is harmless."""
     profile = _owned(profile_id)
-    services().media.path(logo_key(profile.id)).unlink(missing_ok=True)
+    services().media.delete(logo_key(profile.id))
     return jsonify(profile_public(profile))
 
 
@@ -195,5 +195,5 @@ def delete_music(profile_id: str, name: str) -> ResponseReturnValue:
     if name not in names:  # also refuses any name that is not a plain stored file name
         raise ApiError(404, "music_not_found",
                        f"no music {name!r}; the profile has: {', '.join(names) or 'none'}")
-    services().media.path(f"{music_dir(profile.id)}/{name}").unlink(missing_ok=True)
+    services().media.delete(f"{music_dir(profile.id)}/{name}")
     return jsonify({"music": music_names(profile.id)})

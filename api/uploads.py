@@ -22,11 +22,11 @@ from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from werkzeug.utils import secure_filename
 
 from api.auth import require_account
-from api.context import services
+from api.context import db_session, services
 from api.errors import ApiError
 from pipeline.stills import MAX_PIXELS
 from pipeline.tools import ToolError, run
-from store.models import new_id
+from store.models import Upload, new_id
 from store.settings import Settings
 
 bp = Blueprint("uploads", __name__, url_prefix="/v1/uploads")
@@ -268,21 +268,22 @@ def check_audio(path: Path, settings: Settings, *, min_seconds: float,
 
 # --- the routes --------------------------------------------------------------------------
 
-def _meta_key(account_id: str, upload_id: str) -> str:
-    return f"uploads/{account_id}/{upload_id}/meta.json"
-
-
 def find_upload(account_id: str, upload_id: str) -> dict[str, Any] | None:
     """The meta of one of the account's finished uploads, or None."""
     if not _UPLOAD_ID.fullmatch(upload_id):
         return None
-    media = services().media
-    try:
-        meta: dict[str, Any] = json.loads(
-            media.path(_meta_key(account_id, upload_id)).read_text())
-    except FileNotFoundError:
+    row = db_session().get(Upload, upload_id)
+    if row is None or row.account_id != account_id:
         return None
-    return meta if media.exists(meta["key"]) else None
+    return _meta(row) if services().media.exists(row.key) else None
+
+
+def _meta(row: Upload) -> dict[str, Any]:
+    created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
+    return {"id": row.id, "kind": row.kind, "filename": row.filename, "key": row.key,
+            "content_type": row.content_type, "bytes": row.bytes, "width": row.width,
+            "height": row.height, "duration": row.duration, "audio": row.audio,
+            "created": created.isoformat().replace("+00:00", "Z")}
 
 
 def upload_public(meta: dict[str, Any]) -> dict[str, Any]:
@@ -304,19 +305,20 @@ def create_upload() -> ResponseReturnValue:
         check = (check_image(body, formats=("JPEG", "PNG", "WEBP"), accepts=UPLOAD_ACCEPTS)
                  or check_video(body, svc.settings, accepts=UPLOAD_ACCEPTS))
         name = stored_name(request.args.get("filename"), check, "upload")
-        prefix = f"uploads/{g.account.id}/{upload_id}"
-        meta = {"id": upload_id, "kind": check.kind, "filename": name, "key": f"{prefix}/{name}",
-                "content_type": CONTENT_TYPES[os.path.splitext(name)[1]], "bytes": size,
-                "width": check.width, "height": check.height, "duration": check.duration,
-                "audio": check.audio,
-                "created": datetime.now(UTC).isoformat().replace("+00:00", "Z")}
-        svc.media.put_file(meta["key"], body)
-        (folder / "meta.json").write_text(json.dumps(meta))
-        svc.media.put_file(_meta_key(g.account.id, upload_id), folder / "meta.json")
+        row = Upload(id=upload_id, account_id=g.account.id, kind=check.kind, filename=name,
+                     key=f"uploads/{g.account.id}/{upload_id}/{name}",
+                     content_type=CONTENT_TYPES[os.path.splitext(name)[1]], bytes=size,
+                     width=check.width, height=check.height, duration=check.duration,
+                     audio=check.audio, created_at=datetime.now(UTC))
+        # Bytes first, row second: a row always points at a whole object.
+        svc.media.put_file(row.key, body)
     finally:
         svc.media.discard_scratch(folder)
+    session = db_session()
+    session.add(row)
+    session.commit()
     location = url_for("uploads.get_upload", upload_id=upload_id)
-    return jsonify(upload_public(meta)), 201, {"Location": location}
+    return jsonify(upload_public(_meta(row))), 201, {"Location": location}
 
 
 @bp.get("/<upload_id>")

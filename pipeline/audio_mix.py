@@ -32,7 +32,7 @@ import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from pipeline.tools import probe, run
 
@@ -71,18 +71,13 @@ class LoudnessReport:
     lra: float
 
 
-def pick_music(folder: Path | None, seed: str) -> Path | None:
-    """Choose one audio file of `folder`, the same one for the same seed; None if there is none."""
-    if folder is None or not folder.is_dir():
-        return None
-    tracks = sorted(
-        (p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in MUSIC_EXTENSIONS),
-        key=lambda p: p.name,
-    )
-    if not tracks:
+def pick_music(tracks: Sequence[str], seed: str) -> str | None:
+    """Choose one audio track (by name or key), the same one for the same seed; None if none."""
+    usable = sorted(t for t in tracks if PurePosixPath(t).suffix.lower() in MUSIC_EXTENSIONS)
+    if not usable:
         return None
     digest = hashlib.sha256(seed.encode("utf-8")).digest()
-    return tracks[int.from_bytes(digest[:8], "big") % len(tracks)]
+    return usable[int.from_bytes(digest[:8], "big") % len(usable)]
 
 
 # --- measuring ---------------------------------------------------------------------------------

@@ -72,3 +72,37 @@ class ExportFolderPublisher:
         if not (target.is_file() and target.stat().st_size == video.stat().st_size):
             _atomic_copy(video, target)
         return Publication(destination=self.name, location=str(target))
+
+
+class ExportSink(Protocol):
+    """Where StoreExportPublisher writes: media storage, by key."""
+
+    def put_file(self, key: str, source: Path) -> str:
+        """Store a file under the key, atomically."""
+
+    def put_bytes(self, key: str, data: bytes) -> str:
+        """Store bytes under the key, atomically."""
+
+
+class StoreExportPublisher:
+    """Puts `<prefix>/<name>.mp4` and `.json` into media storage (a bucket or the media folder).
+
+    Each object appears whole or not at all, and publishing the same name again replaces it.
+    """
+
+    name = "export_store"
+
+    def __init__(self, sink: ExportSink, prefix: str = "exports") -> None:
+        self.sink = sink
+        self.prefix = prefix.strip("/")
+
+    def available(self) -> bool:
+        """Always: media storage is always configured."""
+        return True
+
+    def publish(self, video: Path, sidecar: dict[str, Any], name: str) -> Publication:
+        """Write the sidecar first and the video last, so a visible video is complete."""
+        self.sink.put_bytes(f"{self.prefix}/{name}.json",
+                            json.dumps(sidecar, ensure_ascii=False, indent=2).encode("utf-8"))
+        key = self.sink.put_file(f"{self.prefix}/{name}.mp4", video)
+        return Publication(destination=self.name, location=key)

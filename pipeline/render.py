@@ -11,19 +11,21 @@ measured many times slower and grew to gigabytes, so it is not used on this path
 
 from __future__ import annotations
 
+import contextvars
 import subprocess
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import IO
 
 from pipeline.audio_mix import mix_audio
 from pipeline.cards import write_cards_ass
 from pipeline.presets import Preset
 from pipeline.stills import aspect_difference, fill_frame
 from pipeline.timeline import KEN_BURNS_ZOOM, Brand, Timeline, Visual
-from pipeline.tools import ToolError, probe
+from pipeline.tools import ToolError, checkpoint, probe, supervised, wait_supervised
 from pipeline.types import ProgressCallback, no_progress
 from pipeline.visuals import PALETTES, brand_palettes, render_background
 
@@ -38,6 +40,7 @@ class RenderOptions:
 
     quality: str = "standard"  # draft (fast, half size), standard, high (x264 medium)
     ffmpeg: str = "ffmpeg"
+    ffprobe: str = "ffprobe"
     threads: int = 0
     timeout: float = 1800.0
 
@@ -229,7 +232,8 @@ def encoder_argv(timeline: Timeline, preset: Preset, *, cards_ass: str,
                    "-frames:v", str(total), out]
 
 
-def _prepare(timeline: Timeline, preset: Preset, workdir: Path) -> list[PreparedVisual]:
+def _prepare(timeline: Timeline, preset: Preset, workdir: Path,
+             ffprobe: str = "ffprobe") -> list[PreparedVisual]:
     """Fitted stills at 2x and gradient backgrounds, made in parallel threads."""
     fps = preset.fps
     brand = timeline.brand
@@ -240,7 +244,7 @@ def _prepare(timeline: Timeline, preset: Preset, workdir: Path) -> list[Prepared
         first = round(visual.start * fps)
         frames = round(visual.end * fps) - first
         if visual.kind == "clip":
-            info = probe(Path(str(visual.source)))
+            info = probe(Path(str(visual.source)), ffprobe=ffprobe)
             size = (info.width, info.height) if info.width and info.height else None
             return PreparedVisual(visual, str(visual.source), first, frames, size)
         name = f"visual_{index:03d}.jpg"
@@ -253,7 +257,10 @@ def _prepare(timeline: Timeline, preset: Preset, workdir: Path) -> list[Prepared
         return PreparedVisual(visual, name, first, frames)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        return list(pool.map(lambda pair: one(*pair), enumerate(timeline.visuals)))
+        # Each call runs in a copy of this context, so the stage's stop scope reaches it.
+        futures = [pool.submit(contextvars.copy_context().run, one, index, visual)
+                   for index, visual in enumerate(timeline.visuals)]
+        return [future.result() for future in futures]
 
 
 def _clip_audio(timeline: Timeline) -> list[tuple[Path, float, float, float]]:
@@ -270,10 +277,12 @@ def render_timeline(timeline: Timeline, workdir: Path, out: Path, *,
     workdir.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(max_workers=1) as audio_pool:
         mixed = audio_pool.submit(
-            mix_audio, timeline.voice, workdir / "mix.wav", duration=timeline.duration,
+            contextvars.copy_context().run, mix_audio, timeline.voice, workdir / "mix.wav",
+            duration=timeline.duration,
             music=timeline.music, clip_audio=_clip_audio(timeline),
-            sample_rate=preset.audio_rate, ffmpeg=options.ffmpeg, timeout=options.timeout)
-        visuals = _prepare(timeline, preset, workdir)
+            sample_rate=preset.audio_rate, ffmpeg=options.ffmpeg, ffprobe=options.ffprobe,
+            timeout=options.timeout)
+        visuals = _prepare(timeline, preset, workdir, options.ffprobe)
         on_progress(0.05)
         write_cards_ass(timeline.texts, preset, workdir / "cards.ass", timeline.brand)
         captions = None
@@ -297,8 +306,22 @@ def render_timeline(timeline: Timeline, workdir: Path, out: Path, *,
 def _run_pipeline(encoder: list[str], pieces: list[list[str]], workdir: Path, seconds: float,
                   timeout: float, on_progress: ProgressCallback) -> None:
     """Feed each piece's frames, in order, into the encoder's stdin; fail with its stderr."""
+    checkpoint()
     proc = subprocess.Popen(encoder, cwd=workdir, stdin=subprocess.PIPE,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=False)
+    with supervised(proc):
+        _feed_encoder(proc, encoder, pieces, workdir, seconds, timeout, on_progress)
+
+
+def _run_piece(argv: list[str], workdir: Path, stdout: IO[bytes], timeout: float) -> None:
+    """One piece's frames into the encoder's stdin; a stop kills the piece too."""
+    piece = subprocess.Popen(argv, cwd=workdir, stdout=stdout, stderr=subprocess.PIPE)
+    wait_supervised(piece, argv, timeout)
+
+
+def _feed_encoder(proc: subprocess.Popen[bytes], encoder: list[str], pieces: list[list[str]],
+                  workdir: Path, seconds: float, timeout: float,
+                  on_progress: ProgressCallback) -> None:
     errors: list[str] = []
 
     def follow() -> None:
@@ -318,10 +341,7 @@ def _run_pipeline(encoder: list[str], pieces: list[list[str]], workdir: Path, se
     try:
         assert proc.stdin is not None
         for argv in pieces:
-            done = subprocess.run(argv, cwd=workdir, stdout=proc.stdin, stderr=subprocess.PIPE,
-                                  timeout=timeout, check=False)
-            if done.returncode != 0:
-                raise ToolError(argv, done.returncode, done.stderr.decode(errors="replace"))
+            _run_piece(argv, workdir, proc.stdin, timeout)
         proc.stdin.close()
         returncode = proc.wait()
     except BaseException:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextvars
 import json
 import subprocess
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from pipeline.types import MediaInfo
 
@@ -23,6 +26,97 @@ class ToolError(RuntimeError):
         super().__init__(f"{Path(argv[0]).name} {reason}: {last_line}".rstrip(": "))
 
 
+class Stopped(Exception):
+    """The run was told to stop (superseded or canceled); its tools were killed."""
+
+
+class StopScope:
+    """Lets another thread stop a stage: kills the tools it runs and fails its checkpoints.
+
+    A stage's work runs with the scope current (a context variable, so threads that copy the
+    context see it too); every tool started meanwhile is registered and killed on `stop`.
+    """
+
+    def __init__(self) -> None:
+        self.reason = ""
+        self._stopped = threading.Event()
+        self._processes: set[subprocess.Popen[bytes] | subprocess.Popen[str]] = set()
+        self._mutex = threading.Lock()
+
+    @property
+    def stopped(self) -> bool:
+        """Whether `stop` was called."""
+        return self._stopped.is_set()
+
+    def stop(self, reason: str) -> None:
+        """Kill every running tool of the scope; later checkpoints and launches raise."""
+        with self._mutex:
+            self.reason = self.reason or reason
+            self._stopped.set()
+            processes = list(self._processes)
+        for proc in processes:
+            if proc.poll() is None:
+                proc.kill()
+
+    def check(self) -> None:
+        """Raise Stopped once the scope was stopped."""
+        if self._stopped.is_set():
+            raise Stopped(self.reason)
+
+    def _adopt(self, proc: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
+        with self._mutex:
+            self._processes.add(proc)
+            stopped = self._stopped.is_set()
+        if stopped:  # stopped between the launch and the registration
+            proc.kill()
+
+    def _release(self, proc: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
+        with self._mutex:
+            self._processes.discard(proc)
+
+    @contextmanager
+    def active(self) -> Iterator[StopScope]:
+        """Make this the current scope of the calling thread's context."""
+        token = _current_scope.set(self)
+        try:
+            yield self
+        finally:
+            _current_scope.reset(token)
+
+
+_current_scope: contextvars.ContextVar[StopScope | None] = contextvars.ContextVar(
+    "vf_stop_scope", default=None)
+
+
+def checkpoint() -> None:
+    """Raise Stopped if the current stage was told to stop (long in-process work calls this)."""
+    scope = _current_scope.get()
+    if scope is not None:
+        scope.check()
+
+
+@contextmanager
+def supervised(proc: subprocess.Popen[bytes] | subprocess.Popen[str]) -> Iterator[None]:
+    """Register a started tool with the current scope for as long as it runs.
+
+    Raises Stopped afterwards if the scope killed it, so a killed tool reads as a stop, not
+    as the tool failing.
+    """
+    scope = _current_scope.get()
+    if scope is None:
+        yield
+        return
+    scope._adopt(proc)
+    try:
+        yield
+    except BaseException:
+        scope.check()
+        raise
+    finally:
+        scope._release(proc)
+    scope.check()
+
+
 def _launch_error(argv: Sequence[str], exc: FileNotFoundError) -> ToolError:
     """Tell a missing tool from a missing working directory."""
     if exc.filename not in (None, argv[0]):
@@ -32,19 +126,42 @@ def _launch_error(argv: Sequence[str], exc: FileNotFoundError) -> ToolError:
 
 def run(argv: Sequence[str], *, timeout: float, cwd: Path | None = None) -> str:
     """Run a tool to completion and return its stdout; raise ToolError on failure."""
+    checkpoint()
     try:
-        done = subprocess.run(
-            list(argv), cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False,
-            errors="replace",
-        )
-    except subprocess.TimeoutExpired as exc:
-        stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else ""
-        raise ToolError(argv, None, stderr or "") from None
+        proc = subprocess.Popen(list(argv), cwd=cwd, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, errors="replace")
     except FileNotFoundError as exc:
         raise _launch_error(argv, exc) from None
-    if done.returncode != 0:
-        raise ToolError(argv, done.returncode, done.stderr)
-    return done.stdout
+    stdout, _ = wait_supervised(proc, argv, timeout)
+    return stdout
+
+
+def _text(data: str | bytes | None) -> str:
+    return data.decode(errors="replace") if isinstance(data, bytes) else data or ""
+
+
+def wait_supervised(proc: subprocess.Popen[Any], argv: Sequence[str],
+                    timeout: float) -> tuple[Any, Any]:
+    """Wait for a started tool under the current stop scope; return (stdout, stderr).
+
+    Raises ToolError when it runs past `timeout` or exits non-zero, Stopped when a stop
+    killed it.
+    """
+    with proc, supervised(proc):
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, stderr = proc.communicate()
+            raise ToolError(argv, None, _text(stderr)) from None
+        except BaseException:
+            # A soft time limit or a stop raised here: leaving the `with` would otherwise
+            # wait for the tool to finish on its own.
+            proc.kill()
+            raise
+    if proc.returncode != 0:
+        raise ToolError(argv, proc.returncode, _text(stderr))
+    return stdout, stderr
 
 
 def run_ffmpeg(
@@ -56,6 +173,7 @@ def run_ffmpeg(
     cwd: Path | None = None,
 ) -> None:
     """Run ffmpeg with `-progress pipe:1` and report the fraction of `total_seconds` done."""
+    checkpoint()
     full = [argv[0], "-nostdin", "-hide_banner", "-loglevel", "error", "-progress", "pipe:1",
             *argv[1:]]
     try:
@@ -65,7 +183,7 @@ def run_ffmpeg(
         )
     except FileNotFoundError as exc:
         raise _launch_error(full, exc) from None
-    with proc:  # closes both pipes and reaps ffmpeg however we leave
+    with proc, supervised(proc):  # closes both pipes and reaps ffmpeg however we leave
         _follow_progress(proc, full, timeout, total_seconds, on_progress)
 
 

@@ -10,11 +10,11 @@ this module stays cheap for the API and the CLI.
 from __future__ import annotations
 
 import functools
+import hashlib
 import http.client
 import logging
 import os
 import shutil
-import socket
 import tempfile
 import threading
 import unicodedata
@@ -121,28 +121,41 @@ def _download(name: str, models_dir: Path) -> Path:
                          f"Whisper model {name!r} is not in {models_dir} and cannot be "
                          f"downloaded ({exc}): {_install_hint(name, models_dir)}") from exc
     partial: Path | None = None
-    previous_timeout = socket.getdefaulttimeout()
     try:
         models_dir.mkdir(parents=True, exist_ok=True)
-        # whisper writes straight to its target file; a download cut short would leave a file
-        # that looks finished. It writes into a private folder instead, renamed when whole.
+        # A download cut short must not leave a file that looks finished: it goes into a
+        # private folder and is renamed into place when whole and checked.
         partial = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".partial", dir=models_dir))
         log.info("downloading Whisper model %s into %s", name, models_dir)
-        # whisper opens its connection with no timeout; the process-wide default is the only
-        # handle on it. Sockets other threads open meanwhile get the same generous limit.
-        socket.setdefaulttimeout(DOWNLOAD_STALL_TIMEOUT)
-        downloaded = whisper._download(url, str(partial), False)
+        downloaded = _fetch_checked(url, partial / target.name)
         os.replace(downloaded, target)
-    except (OSError, http.client.HTTPException, RuntimeError) as exc:
-        # RuntimeError: whisper's SHA256 check of the downloaded bytes failed.
+    except (OSError, http.client.HTTPException, ValueError) as exc:
         raise StageError(STAGE, "model_missing",
                          f"downloading Whisper model {name!r} into {models_dir} failed ({exc}): "
                          f"retry, or {_install_hint(name, models_dir)}") from exc
     finally:
-        socket.setdefaulttimeout(previous_timeout)
         if partial is not None:
             shutil.rmtree(partial, ignore_errors=True)
     return target
+
+
+def _fetch_checked(url: str, out: Path) -> Path:
+    """Stream an official checkpoint to `out` and check its SHA256 (the URL's folder name).
+
+    Written here rather than calling whisper's downloader because that one opens its
+    connection with no timeout, and the only handle on it would be the process-wide socket
+    default, which other threads' sockets share.
+    """
+    expected = url.split("/")[-2]
+    digest = hashlib.sha256()
+    with urllib.request.urlopen(url, timeout=DOWNLOAD_STALL_TIMEOUT) as response, \
+            out.open("wb") as handle:
+        while chunk := response.read(1 << 20):
+            digest.update(chunk)
+            handle.write(chunk)
+    if digest.hexdigest() != expected:
+        raise ValueError("the downloaded file's SHA256 checksum does not match")
+    return out
 
 
 def device_and_precision() -> tuple[str, bool]:
@@ -209,7 +222,7 @@ def _set_official_alignment_heads(model: Whisper, name: str) -> None:
 
 
 def transcribe(audio: Path | np.ndarray, *, model: Whisper,
-               language: str | None = None) -> list[WordTiming]:
+               language: str | None = None, ffmpeg: str = "ffmpeg") -> list[WordTiming]:
     """Every word Whisper hears, with its start and end in seconds on the audio's timeline.
 
     `audio` is a media file (decoded by ffmpeg) or mono float32 samples at 16 kHz; `language`
@@ -218,7 +231,7 @@ def transcribe(audio: Path | np.ndarray, *, model: Whisper,
     import numpy as np
 
     if isinstance(audio, (str, Path)):
-        samples = _decode_audio(Path(audio))
+        samples = _decode_audio(Path(audio), ffmpeg)
     else:
         samples = np.asarray(audio, dtype=np.float32)
         if samples.ndim != 1:
@@ -249,7 +262,7 @@ def transcribe(audio: Path | np.ndarray, *, model: Whisper,
     return words
 
 
-def _decode_audio(media: Path) -> np.ndarray:
+def _decode_audio(media: Path, ffmpeg: str = "ffmpeg") -> np.ndarray:
     """Any audio or video file's sound as mono float32 samples at 16 kHz, through ffmpeg."""
     import numpy as np
 
@@ -258,7 +271,7 @@ def _decode_audio(media: Path) -> np.ndarray:
     with tempfile.TemporaryDirectory(prefix="vf-whisper-") as tmp:
         raw = Path(tmp) / "audio.f32"
         try:
-            run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(media), "-vn", "-ac", "1",
+            run([ffmpeg, "-nostdin", "-v", "error", "-i", str(media), "-vn", "-ac", "1",
                  "-ar", str(SAMPLE_RATE), "-f", "f32le", "-y", str(raw)], timeout=DECODE_TIMEOUT)
         except ToolError as exc:
             raise StageError(STAGE, "unreadable_audio",

@@ -34,6 +34,8 @@ command -v espeak-ng >/dev/null || missing+=(espeak-ng libespeak-ng1)
 if [ "$services" = 1 ]; then
   ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
   command -v redis-server >/dev/null || missing+=(redis-server)
+  # The hosts-in-namespaces test (tests/e2e/test_hosts.py) needs `ip`; it skips without it.
+  command -v ip >/dev/null || missing+=(iproute2)
 fi
 python_bin="${PYTHON:-}"
 if [ -z "$python_bin" ]; then

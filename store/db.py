@@ -36,7 +36,12 @@ def make_engine(database_url: str) -> Engine:
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 10}
     elif url.get_backend_name() == "postgresql":
         # Fail in seconds when Postgres is down, so the API can answer 503 instead of hanging.
-        kwargs["connect_args"] = {"connect_timeout": 5}
+        # A connection whose peer vanished (a cut network) fails once unacknowledged data or
+        # unanswered keepalives are 15 s old, instead of blocking for the kernel's ~15 minutes
+        # of retransmissions: heartbeats reconnect soon after the network returns.
+        kwargs["connect_args"] = {"connect_timeout": 5, "tcp_user_timeout": 15000,
+                                  "keepalives": 1, "keepalives_idle": 10,
+                                  "keepalives_interval": 5, "keepalives_count": 2}
         kwargs["pool_timeout"] = 5
     engine = create_engine(url, **kwargs)
     if url.get_backend_name() == "sqlite":

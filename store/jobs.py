@@ -12,7 +12,16 @@ from pipeline.sequence import STAGE_NAMES, STAGE_SEQUENCE, overall_percent
 from store.models import GenerationProgress, Job, JobStage, Project, new_id, utcnow
 
 ACTIVE_STATUSES = ("queued", "running")
-JOB_STATUSES = ("queued", "running", "succeeded", "failed")
+FINISHED_STATUSES = ("succeeded", "failed", "canceled")
+JOB_STATUSES = (*ACTIVE_STATUSES, *FINISHED_STATUSES)
+
+
+class JobFinished(ValueError):
+    """The job already ended (succeeded, failed or canceled)."""
+
+    def __init__(self, job: Job) -> None:
+        super().__init__(f"job {job.id} already {job.status}")
+        self.status = job.status
 
 
 def create_project(session: Session, profile_id: str, name: str) -> Project:
@@ -48,6 +57,22 @@ def _stage(session: Session, job_id: str, stage: str) -> JobStage:
     return row
 
 
+def _locked_job(session: Session, job_id: str) -> Job | None:
+    """The job's row, locked until the transaction ends, with its values read afresh.
+
+    Without populate_existing a session that loaded the job before would keep the values it
+    saw then, even after waiting for the lock: two racing runs would both see the stage free.
+    """
+    return session.get(Job, job_id, with_for_update=True, populate_existing=True)
+
+
+def _locked_stage(session: Session, job_id: str, stage: str) -> JobStage:
+    row = session.get(JobStage, (job_id, stage), with_for_update=True, populate_existing=True)
+    if row is None:
+        raise LookupError(f"job {job_id} has no stage {stage}")
+    return row
+
+
 def aware(value: datetime | None) -> datetime | None:
     """SQLite hands back naive datetimes; every time we store is UTC."""
     if value is not None and value.tzinfo is None:
@@ -59,16 +84,17 @@ def acquire_stage(session: Session, job_id: str, stage: str, worker: str,
                   lease_seconds: float) -> tuple[Job, int] | None:
     """Start a run of the stage on `worker` and return its fencing token.
 
-    None when another run holds a live lease (its heartbeat is younger than lease_seconds):
-    a stage never runs twice at the same time. The row lock makes two racing workers take
-    turns on Postgres; SQLite serialises writers anyway.
+    None when another run holds a live lease (its heartbeat is younger than lease_seconds)
+    or the job has ended: a stage never runs twice at the same time. The job's row lock makes
+    racing workers take turns on Postgres (SQLite serialises writers anyway), and each reads
+    the rows afresh once it holds the lock.
     """
-    job = session.get(Job, job_id)
+    job = _locked_job(session, job_id)
     if job is None:
         raise LookupError(f"job {job_id} not found")
-    row = session.get(JobStage, (job_id, stage), with_for_update=True)
-    if row is None:
-        raise LookupError(f"job {job_id} has no stage {stage}")
+    row = _locked_stage(session, job_id, stage)
+    if job.status not in ACTIVE_STATUSES:
+        return None
     now = utcnow()
     heartbeat = aware(row.heartbeat_at)
     if row.status == "running" and heartbeat and heartbeat > now - timedelta(seconds=lease_seconds):
@@ -85,6 +111,19 @@ def acquire_stage(session: Session, job_id: str, stage: str, worker: str,
     job.current_stage = stage
     job.started_at = job.started_at or now
     return job, row.lease_token
+
+
+def holds_lease(session: Session, job_id: str, stage: str, token: int) -> bool:
+    """Lock the job and tell whether the run holding `token` is still the stage's current run.
+
+    The lock stays until the transaction ends, so whatever the caller does next in it (promote
+    outputs, record the result) cannot race a takeover or a cancel.
+    """
+    job = _locked_job(session, job_id)
+    if job is None or job.status != "running":
+        return False
+    row = _locked_stage(session, job_id, stage)
+    return row.lease_token == token and row.status == "running"
 
 
 def heartbeat(session: Session, job_id: str, stage: str, token: int) -> bool:
@@ -118,12 +157,12 @@ def mark_stage_succeeded(session: Session, job_id: str, stage: str,
 
     With a token, only the run holding the current lease may record it (None otherwise).
     """
+    if token is not None and not holds_lease(session, job_id, stage, token):
+        return None
     job = session.get(Job, job_id)
     if job is None:
         raise LookupError(f"job {job_id} not found")
     row = _stage(session, job_id, stage)
-    if token is not None and row.lease_token != token:
-        return None
     now = utcnow()
     row.status = "succeeded"
     row.finished_at = now
@@ -141,11 +180,11 @@ def mark_stage_succeeded(session: Session, job_id: str, stage: str,
 def mark_stage_failed(session: Session, job_id: str, stage: str, code: str,
                       message: str, token: int | None = None) -> Job | None:
     """The stage failed: the job fails with it, and the stages after it are skipped."""
-    job = session.get(Job, job_id)
-    if job is None:
+    if token is not None and not holds_lease(session, job_id, stage, token):
+        return None  # a newer run of the stage, or a cancel, owns the outcome
+    job = _locked_job(session, job_id)
+    if job is None or job.status not in ACTIVE_STATUSES:
         return None
-    if token is not None and _stage(session, job_id, stage).lease_token != token:
-        return None  # a newer run of the stage owns the outcome
     now = utcnow()
     for row in job.stages:
         if row.name == stage:
@@ -169,34 +208,63 @@ def failure_text(job: Job) -> str:
     return f"in the {job.error_stage} stage ({job.error_code}): {job.error_message}"
 
 
-def reopen_failed_job(session: Session, job_id: str) -> str:
-    """Make a failed job queued again from its failed stage; returns that stage.
+def cancel_job(session: Session, job_id: str) -> Job:
+    """Cancel a queued or running job; raises JobFinished for one that already ended.
 
-    Stages that succeeded keep their artifacts and are not run again; the failed stage and
-    the skipped ones after it become pending with fresh attempt counts.
+    The stage it was in becomes `canceled` (so its running heartbeat finds itself stopped and
+    a queued message finds nothing to run), the stages after it are skipped.
     """
-    job = session.get(Job, job_id)
+    job = _locked_job(session, job_id)
     if job is None:
         raise LookupError(f"job {job_id} not found")
-    if job.status != "failed":
-        raise ValueError(f"job {job_id} is {job.status}, not failed")
-    failed = next(row for row in job.stages if row.status in ("failed", "running", "pending"))
+    if job.status in FINISHED_STATUSES:
+        raise JobFinished(job)
+    now = utcnow()
+    current = next((row for row in job.stages if row.status in ("running", "pending")), None)
+    for row in job.stages:
+        if row is current:
+            row.status = "canceled"
+            row.finished_at = now
+        elif row.status == "pending":
+            row.status = "skipped"
+    job.status = "canceled"
+    job.current_stage = current.name if current is not None else None
+    job.finished_at = now
+    write_progress(session, job_id, job.current_stage or STAGE_NAMES[-1],
+                   job_percent(session, None, job), "canceled")
+    return job
+
+
+def reopen_job(session: Session, job_id: str) -> str:
+    """Make a failed or canceled job queued again from the stage it stopped in; returns it.
+
+    Stages that succeeded keep their artifacts and are not run again; the stopped stage and
+    the skipped ones after it become pending with fresh attempt counts. The lease token keeps
+    counting, so a run from before the reopening can never record a result.
+    """
+    job = _locked_job(session, job_id)
+    if job is None:
+        raise LookupError(f"job {job_id} not found")
+    if job.status not in ("failed", "canceled"):
+        raise ValueError(f"job {job_id} is {job.status}, not failed or canceled")
+    stopped = next(row for row in job.stages
+                   if row.status in ("failed", "canceled", "running", "pending"))
     now = utcnow()
     for row in job.stages:
-        if row.position >= failed.position:
+        if row.position >= stopped.position:
             row.status = "pending"
             row.attempts = 0
             row.worker = None
             row.started_at = row.finished_at = row.heartbeat_at = None
             row.error_code = row.error_message = None
-            row.dispatched_at = now if row is failed else None
+            row.dispatched_at = now if row is stopped else None
     job.status = "queued"
     job.current_stage = None
     job.error_stage = job.error_code = job.error_message = None
     job.finished_at = None
-    write_progress(session, job_id, failed.name, overall_percent(failed.name, 0.0),
-                   f"retrying from {failed.name}")
-    return failed.name
+    write_progress(session, job_id, stopped.name, overall_percent(stopped.name, 0.0),
+                   f"retrying from {stopped.name}")
+    return stopped.name
 
 
 def write_progress(session: Session, job_id: str, stage: str, percent: int,

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -148,6 +149,26 @@ class JobStage(Base):
     lease_token: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     heartbeat_at: Mapped[datetime | None] = mapped_column()  # a live run refreshes this
     dispatched_at: Mapped[datetime | None] = mapped_column()  # its message was last sent
+
+
+class Upload(Base):
+    """An uploaded picture or clip: what we checked of it, and where its bytes are stored."""
+
+    __tablename__ = "uploads"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"),
+                                            index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # still | clip
+    filename: Mapped[str] = mapped_column(String(200))
+    key: Mapped[str] = mapped_column(Text)  # media storage key of the bytes
+    content_type: Mapped[str] = mapped_column(String(100))
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    duration: Mapped[float | None] = mapped_column(Float)
+    audio: Mapped[bool | None] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Publication(Base):

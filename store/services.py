@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from store.db import make_engine, make_session_factory
 from store.dispatch import DispatchMarks, MemoryDispatchMarks, RedisDispatchMarks
 from store.locks import MemoryProjectLock, ProjectLock, RedisProjectLock
-from store.media import LocalMediaStorage
+from store.media import MediaStorage, build_media
 from store.progress import LiveProgress, MemoryLiveProgress, RedisLiveProgress
 from store.settings import Settings
 
@@ -23,7 +23,7 @@ class Services:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
-    media: LocalMediaStorage
+    media: MediaStorage
     live: LiveProgress
     locks: ProjectLock
     marks: DispatchMarks
@@ -32,6 +32,9 @@ class Services:
     def close(self) -> None:
         """Release pooled connections."""
         self.engine.dispose()
+        close_media = getattr(self.media, "close", None)  # a bucket's client holds a pool
+        if close_media is not None:
+            close_media()
         if self.redis is not None:
             self.redis.close()
 
@@ -47,7 +50,7 @@ def redis_client(url: str) -> Any:
 def build_services(settings: Settings) -> Services:
     """Connect to what the settings name; embedded mode keeps locks and progress in memory."""
     engine = make_engine(settings.database_url)
-    media = LocalMediaStorage(settings.media_root)
+    media = build_media(settings)
     if settings.redis_url is None:
         return Services(settings, engine, make_session_factory(engine), media,
                         MemoryLiveProgress(), MemoryProjectLock(), MemoryDispatchMarks())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,19 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+def split_media_url(url: str) -> tuple[str, str]:
+    """The bucket and key prefix of an `s3://BUCKET/PREFIX` MEDIA_URL."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() != "s3":
+        raise SettingsError(f"MEDIA_URL must look like s3://BUCKET/PREFIX, got {url!r}")
+    bucket, _, prefix = rest.partition("/")
+    # S3's own rule; MinIO, Ceph and R2 refuse the same names.
+    if not 3 <= len(bucket) <= 63:
+        raise SettingsError(
+            f"MEDIA_URL's bucket name must have 3 to 63 characters, got {url!r}")
+    return bucket, prefix.strip("/")
+
+
 @dataclass(frozen=True)
 class EnvVar:
     """One documented environment variable: the README's table is generated from these."""
@@ -73,8 +86,29 @@ ENV_VARS: tuple[EnvVar, ...] = (
            "Home of the SQLite file, media and exports in embedded mode.", _as_path),
     EnvVar("MEDIA_ROOT", "media_root", "",
            "Artifact storage shared by API and workers. Unset: DATA_DIR/media.", _as_path),
+    EnvVar("MEDIA_URL", "media_url", "",
+           "Unset: the local folder MEDIA_ROOT. s3://BUCKET/PREFIX: an S3-compatible bucket "
+           "(MinIO, Ceph, R2, AWS)."),
+    EnvVar("S3_ENDPOINT_URL", "s3_endpoint_url", "",
+           "URL of the S3-compatible server (http://minio:9000). Unset: AWS itself."),
+    EnvVar("S3_REGION", "s3_region", "us-east-1", "Region of the MEDIA_URL bucket."),
+    EnvVar("AWS_ACCESS_KEY_ID", "aws_access_key_id", "",
+           "Access key of the MEDIA_URL bucket: the usual AWS variable. "
+           "Unset: boto3's own chain (config files, instance role)."),
+    EnvVar("AWS_SECRET_ACCESS_KEY", "aws_secret_access_key", "",
+           "Secret key of the MEDIA_URL bucket: the usual AWS variable. "
+           "Unset: boto3's own chain (config files, instance role)."),
+    EnvVar("MEDIA_PRESIGN", "media_presign", "false",
+           "GET /v1/jobs/<id>/video answers 302 to a presigned URL instead of streaming "
+           "(MEDIA_URL buckets only).", _as_bool),
+    EnvVar("MEDIA_CACHE_DIR", "media_cache_dir", "",
+           "Local copies of MEDIA_URL objects that stages read. Unset: DATA_DIR/cache.",
+           _as_path),
+    EnvVar("MEDIA_CACHE_BYTES", "media_cache_bytes", "2147483648",
+           "Size the media cache is trimmed to, least recently used files first.", _as_int),
     EnvVar("EXPORT_DIR", "export_dir", "",
-           "Where the publish stage copies finished videos. Unset: DATA_DIR/exports.", _as_path),
+           "Folder the publish stage copies finished videos to. Unset: `exports/` in the "
+           "MEDIA_URL bucket, or DATA_DIR/exports without MEDIA_URL.", _as_path),
     EnvVar("REDIS_KEY_PREFIX", "redis_key_prefix", "vf",
            "Prefix of every Redis key we write (locks, live progress)."),
     EnvVar("VOICE_ENGINE", "voice_engine", "auto",
@@ -136,7 +170,16 @@ class Settings:
     redis_url: str | None
     data_dir: Path
     media_root: Path
-    export_dir: Path
+    export_dir: Path | None  # None: exports/ in media storage (the bucket)
+    media_url: str | None = None  # None: the folder media_root; else s3://BUCKET/PREFIX
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    aws_access_key_id: str | None = None
+    # Kept out of repr so that a logged or printed Settings never shows the secret.
+    aws_secret_access_key: str | None = field(default=None, repr=False)
+    media_presign: bool = False
+    media_cache_dir: Path = Path("cache")
+    media_cache_bytes: int = 2147483648
     redis_key_prefix: str = "vf"
     voice_engine: str = "auto"
     piper_voice: str | None = None
@@ -193,9 +236,13 @@ class Settings:
                 values[var.field] = raw
         data_dir: Path = values["data_dir"]
         values["media_root"] = values["media_root"] or data_dir / "media"
-        values["export_dir"] = values["export_dir"] or data_dir / "exports"
+        if values["export_dir"] is None and values["media_url"] is None:
+            values["export_dir"] = data_dir / "exports"
         values["voices_dir"] = values["voices_dir"] or data_dir / "voices"
         values["models_dir"] = values["models_dir"] or data_dir / "models"
+        values["media_cache_dir"] = values["media_cache_dir"] or data_dir / "cache"
+        if values["media_url"] is not None:
+            split_media_url(values["media_url"])  # fail at load, not at the first upload
         # Built as a URL object so that %, ? or # in DATA_DIR stay part of the path.
         embedded_url = URL.create("sqlite", database=str(data_dir / "videofactory.db"))
         values["database_url"] = normalise_database_url(
@@ -203,7 +250,8 @@ class Settings:
         )
         for name in ("project_lock_ttl", "max_request_bytes", "max_upload_bytes",
                      "max_idea_chars", "api_port", "api_threads", "worker_concurrency",
-                     "worker_max_tasks_per_child", "speech_rate", "time_limit_scale"):
+                     "worker_max_tasks_per_child", "speech_rate", "time_limit_scale",
+                     "media_cache_bytes"):
             if values[name] <= 0:
                 var = next(v.name for v in ENV_VARS if v.field == name)
                 raise SettingsError(f"{var} must be greater than 0, got {values[name]}")

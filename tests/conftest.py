@@ -1,4 +1,4 @@
-"""Shared fixtures: settings, a fresh Postgres database, a private Redis DB."""
+"""Shared fixtures: settings, a fresh Postgres database, a private Redis DB, an S3 server."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pytest
 from bench.fleet import fresh_database, private_redis_db
 from store.migrate import upgrade
 from store.settings import Settings
+from tests.support.s3 import S3Server, create_bucket, delete_bucket, s3_server_running
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql://postgres:postgres@127.0.0.1:5432/postgres")
@@ -39,6 +40,21 @@ def redis_url() -> Iterator[str]:
     """An empty Redis database number of our own, flushed afterwards."""
     with private_redis_db(REDIS_SERVER_URL) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """moto's S3 server as a separate process for this session (state kept in memory)."""
+    with s3_server_running() as server:
+        yield server
+
+
+@pytest.fixture
+def s3_bucket(s3_server: S3Server) -> Iterator[str]:
+    """The name of a fresh, empty bucket on the session's S3 server, deleted afterwards."""
+    name = create_bucket(s3_server.client)
+    yield name
+    delete_bucket(s3_server.client, name)
 
 
 @pytest.fixture

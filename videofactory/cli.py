@@ -204,7 +204,8 @@ def status(ctx: click.Context, as_json: bool) -> None:
 @click.option("--timeout", type=float, help="Give up watching after this many seconds (exit 3).")
 @click.pass_context
 def watch(ctx: click.Context, job_id: str, interval: float, timeout: float | None) -> None:
-    """Follow a job until it ends: exit 0 succeeded, 1 failed, 2 no such job, 3 still running."""
+    """Follow a job until it ends: exit 0 succeeded, 1 failed, 2 no such job, 3 still running,
+    4 canceled."""
     from store.services import build_services
     from videofactory.watch import watch_job
 
@@ -216,6 +217,39 @@ def watch(ctx: click.Context, job_id: str, interval: float, timeout: float | Non
     finally:
         services.close()
     raise SystemExit(code)
+
+
+@cli.command()
+@click.argument("job_id")
+@click.pass_context
+def cancel(ctx: click.Context, job_id: str) -> None:
+    """Cancel a queued or running job (exit 1 if it already ended, 2 if there is no such job)."""
+    from store import jobs as job_store
+    from store.db import session_scope
+    from store.services import build_services
+
+    settings = _settings(ctx)
+    _configure_logging(ctx, settings, quiet=True)
+    services = build_services(settings)
+    try:
+        with session_scope(services.sessions) as session:
+            job = job_store.cancel_job(session, job_id)
+            project_id, stage = job.project_id, job.current_stage
+        try:
+            services.locks.release(project_id, job_id)
+        except Exception as exc:  # noqa: BLE001 - the lock expires by itself anyway
+            click.echo(f"warning: project lock not released ({exc}); it expires by itself",
+                       err=True)
+    except LookupError:
+        click.echo(f"no job {job_id} in this database (check DATABASE_URL)", err=True)
+        raise SystemExit(2) from None
+    except job_store.JobFinished as exc:
+        click.echo(f"job {job_id} already ended ({exc.status}); nothing to cancel", err=True)
+        raise SystemExit(1) from None
+    finally:
+        services.close()
+    click.echo(f"canceled {job_id} in the {stage or 'queue'} stage; a running stage stops "
+               "within seconds")
 
 
 @cli.group()
@@ -266,6 +300,32 @@ def create_account_command(ctx: click.Context, name: str) -> None:
     click.echo(f"account {created.account_id} with default profile {created.profile_id}",
                err=True)
     click.echo(created.api_key)
+
+
+@cli.group()
+def media() -> None:
+    """Media storage: the MEDIA_URL bucket or the MEDIA_ROOT folder."""
+
+
+@media.command("init")
+@click.pass_context
+def init_media(ctx: click.Context) -> None:
+    """Create the MEDIA_URL bucket, or the MEDIA_ROOT folder, if missing (safe to repeat)."""
+    from store.media import build_media
+    from store.media.base import StorageNotReady
+
+    settings = _settings(ctx)
+    _configure_logging(ctx, settings, quiet=True)
+    storage = build_media(settings)
+    try:
+        done = storage.ensure_ready()
+    except StorageNotReady as exc:
+        _fail(ctx, " ".join(str(exc).split()), exc)
+    finally:
+        close = getattr(storage, "close", None)
+        if close is not None:
+            close()
+    click.echo(done)
 
 
 @cli.group()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 import time
@@ -21,7 +22,7 @@ from store.db import session_scope
 from store.media import artifact_key
 from store.migrate import upgrade
 from store.models import Account, Job
-from store.services import build_services
+from store.services import Services, build_services
 from store.settings import Settings
 from worker.runner import run_job
 from worker.stages import JobInput, StageContext, job_timeline, render_options
@@ -108,15 +109,23 @@ def make_video(settings: Settings, idea: str, preset: str, output: Path | None) 
             if not succeeded:
                 console.print(f"[red]failed[/red] {escape(job_store.failure_text(job))}")
                 return None
-            video = services.media.path(job.artifacts["video"])
+            video = services.media.fetch(job.artifacts["video"])
+            publication = job.artifacts.get("publication")
         target = output or Path.cwd() / f"{job_id}.mp4"
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(video, target)
-        console.print(f"exported to {settings.export_dir / (job_id + '.mp4')}")
+        if publication:
+            exported = json.loads(services.media.read_bytes(publication))["location"]
+            console.print(f"exported to {escape(_where(services, exported))}")
         return target.resolve()
     finally:
         services.close()
         sys.stderr.flush()
+
+
+def _where(services: Services, location: str) -> str:
+    """A publication's location as a person finds it (export keys live in media storage)."""
+    return location if Path(location).is_absolute() else services.media.describe(location)
 
 
 def preview_job(settings: Settings, job_id: str, output: Path | None) -> Path | None:
@@ -147,7 +156,7 @@ def preview_job(settings: Settings, job_id: str, output: Path | None) -> Path | 
             key = services.media.put_file(artifact_key(job_id, "preview", "preview.mp4"), local)
             target = output or Path.cwd() / f"{job_id}-preview.mp4"
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(services.media.path(key), target)
+            shutil.copyfile(services.media.fetch(key), target)
             console.print(f"preview rendered in {time.monotonic() - started:.1f} s")
             return target.resolve()
         finally:

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from pipeline.sequence import QUEUES
-from store.jobs import ACTIVE_STATUSES, aware, job_percent
+from store.jobs import ACTIVE_STATUSES, FINISHED_STATUSES, aware, job_percent
 from store.models import Job, JobStage, utcnow
 from store.services import Services, build_services
 from store.settings import Settings
@@ -59,7 +59,7 @@ class StatusReport:
     queues: dict[str, int] | None  # messages waiting per queue
     unacked: int | None  # messages taken by a worker and not yet acknowledged
     workers: dict[str, list[str]] | None  # queue -> worker nodes consuming it
-    jobs: dict[str, int] | None  # queued, running, succeeded_24h, failed_24h
+    jobs: dict[str, int] | None  # queued, running, succeeded_24h, failed_24h, canceled_24h
     running: list[RunningJob] = field(default_factory=list)
     stalled: list[StalledJob] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -129,11 +129,12 @@ def _job_counts(session: Session, now: datetime) -> dict[str, int]:
         .group_by(Job.status)).all())
     finished = dict(session.execute(
         select(Job.status, func.count())
-        .where(Job.status.in_(("succeeded", "failed")), Job.finished_at >= now - RECENT)
+        .where(Job.status.in_(FINISHED_STATUSES), Job.finished_at >= now - RECENT)
         .group_by(Job.status)).all())
     return {"queued": active.get("queued", 0), "running": active.get("running", 0),
             "succeeded_24h": finished.get("succeeded", 0),
-            "failed_24h": finished.get("failed", 0)}
+            "failed_24h": finished.get("failed", 0),
+            "canceled_24h": finished.get("canceled", 0)}
 
 
 def _running_jobs(session: Session, services: Services, now: datetime, *, live: bool
@@ -212,7 +213,8 @@ def format_status(report: StatusReport) -> str:
     if report.jobs is not None:
         counts = report.jobs
         lines.append(f"jobs      queued {counts['queued']}   running {counts['running']}   "
-                     f"succeeded {counts['succeeded_24h']}   failed {counts['failed_24h']}"
+                     f"succeeded {counts['succeeded_24h']}   failed {counts['failed_24h']}   "
+                     f"canceled {counts.get('canceled_24h', 0)}"
                      "   (finished in the last 24 h)")
     lines.append(f"running   {len(report.running)}")
     for job in report.running:

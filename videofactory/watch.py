@@ -1,4 +1,4 @@
-"""`videofactory watch JOB`: follow one job's progress until it succeeds or fails.
+"""`videofactory watch JOB`: follow one job's progress until it succeeds, fails or is canceled.
 
 It reads what the API reads: the job and its stages from the database, the live progress from
 Redis (or, in embedded mode, the durable progress row), so it works from any machine of the
@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -21,7 +20,7 @@ from store.db import session_scope
 from store.models import Job
 from store.services import Services
 
-SUCCEEDED, FAILED, NOT_FOUND, STILL_RUNNING = 0, 1, 2, 3
+SUCCEEDED, FAILED, NOT_FOUND, STILL_RUNNING, CANCELED = 0, 1, 2, 3, 4
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,7 @@ class JobView:
     percent: int
     stages: tuple[StageView, ...]
     failure: str | None
-    video: Path | None
+    video: str | None  # where the video is: a file path or an s3:// URL
 
 
 def look(services: Services, job_id: str) -> JobView | None:
@@ -60,8 +59,11 @@ def look(services: Services, job_id: str) -> JobView | None:
         failure = None
         if job.status == "failed":
             failure = f"failed {job_store.failure_text(job)}"
+        elif job.status == "canceled":
+            failure = f"canceled in the {job.current_stage or 'queue'} stage"
         video_key = (job.artifacts or {}).get("video")
-        video = services.media.path(video_key) if job.status == "succeeded" and video_key else None
+        video = (services.media.describe(video_key)
+                 if job.status == "succeeded" and video_key else None)
         return JobView(job.status, job.current_stage,
                        job_store.job_percent(session, services.live, job), stages, failure, video)
 
@@ -97,7 +99,8 @@ def watch_job(services: Services, job_id: str, *, interval: float = 1.0,
                 say(f"no job {job_id} in this database (check DATABASE_URL)")
                 return NOT_FOUND
             for stage in view.stages:
-                if stage.status in ("succeeded", "failed") and stage.name not in shown:
+                if (stage.status in ("succeeded", "failed", "canceled")
+                        and stage.name not in shown):
                     shown.add(stage.name)
                     say(_stage_line(stage))
             bar.update(task, description=view.stage or view.status, completed=view.percent)
@@ -107,6 +110,9 @@ def watch_job(services: Services, job_id: str, *, interval: float = 1.0,
             if view.status == "failed":
                 say(view.failure)
                 return FAILED
+            if view.status == "canceled":
+                say(view.failure)
+                return CANCELED
             if deadline is not None and time.monotonic() >= deadline:
                 say(f"still {view.status} ({view.stage or 'waiting'}, "
                     f"{view.percent}%) after {timeout:g} s")

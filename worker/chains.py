@@ -37,9 +37,18 @@ class CeleryDispatcher:
         self.marks = marks
 
     def dispatch(self, job_id: str, from_stage: str | None = None) -> None:
-        """Enqueue the job's chain (from a stage on), and mark its first message as sent."""
-        build_chain(self.app, job_id, from_stage).apply_async()
-        self.marks.mark(job_id, from_stage or STAGE_NAMES[0])
+        """Mark the job's first message as sent, then enqueue its chain (from a stage on).
+
+        The mark comes first: a fast worker clears it when it takes the message, and a mark
+        written after that would make the reconciler believe a message is still on its way.
+        """
+        stage = from_stage or STAGE_NAMES[0]
+        self.marks.mark(job_id, stage)
+        try:
+            build_chain(self.app, job_id, from_stage).apply_async()
+        except BaseException:
+            self.marks.clear(job_id, stage)
+            raise
 
     def shutdown(self) -> None:
         """Nothing to stop: the workers are other processes."""

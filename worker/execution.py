@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from pipeline.sequence import STAGE_NAMES
-from pipeline.tools import ToolError
+from pipeline.tools import Stopped, StopScope, ToolError
 from pipeline.types import StageError
 from store import jobs
 from store.db import DatabaseUnavailable, session_scope
@@ -26,6 +26,7 @@ from store.logs import job_context
 from store.models import Job, Publication, new_id
 from store.progress import ProgressReporter
 from store.services import Services
+from worker.run_media import RunMedia
 from worker.stages import STAGE_ADAPTERS, JobInput, StageContext, outputs_of
 
 log = logging.getLogger(__name__)
@@ -102,16 +103,22 @@ class StageBusy(Exception):
 
 
 class StageSuperseded(Exception):
-    """This run lost its lease to a newer run; its result is not recorded."""
+    """This run lost its lease (a newer run took over, or the job was canceled)."""
+
+
+def heartbeat_interval(lease_seconds: float) -> float:
+    """How often a run checks in: often enough that a cancel or takeover stops it in < 5 s."""
+    return min(2.0, max(0.2, lease_seconds / 6))
 
 
 class _Heartbeat:
-    """Refreshes the stage lease every few seconds from a thread, so long calls stay alive."""
+    """Refreshes the stage lease from a thread; stops the run's tools once it is superseded."""
 
-    def __init__(self, services: Services, job_id: str, stage: str, token: int) -> None:
+    def __init__(self, services: Services, job_id: str, stage: str, token: int,
+                 scope: StopScope) -> None:
         self.services, self.job_id, self.stage, self.token = services, job_id, stage, token
-        self.interval = max(1.0, services.settings.stage_lease_seconds / 6)
-        self.lost = threading.Event()
+        self.scope = scope
+        self.interval = heartbeat_interval(services.settings.stage_lease_seconds)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="vf-heartbeat")
 
@@ -120,12 +127,18 @@ class _Heartbeat:
         while not self._stop.wait(wait):
             try:
                 with session_scope(self.services.sessions) as session:
-                    if not jobs.heartbeat(session, self.job_id, self.stage, self.token):
-                        self.lost.set()
+                    alive = jobs.heartbeat(session, self.job_id, self.stage, self.token)
                 wait = self.interval
             except Exception as exc:  # noqa: BLE001 - the database may be away for a while
                 log.warning("heartbeat not written: %s", exc)
-                wait = 1.0  # check in as soon as the database is back
+                wait = min(1.0, self.interval)  # check in as soon as the database is back
+                continue
+            if not alive:
+                log.warning("lease %d lost (job canceled or stage taken over): stopping",
+                            self.token)
+                self.scope.stop(f"the {self.stage} run lost its lease: the job was canceled "
+                                "or another run took the stage over")
+                return
 
     def __enter__(self) -> _Heartbeat:
         self._thread.start()
@@ -134,6 +147,13 @@ class _Heartbeat:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
+
+
+def _refresh_lock(services: Services, project_id: str, job_id: str) -> None:
+    try:
+        services.locks.refresh(project_id, job_id, services.settings.project_lock_ttl)
+    except Exception as exc:  # noqa: BLE001 - Redis away for a moment must not kill the stage
+        log.warning("project lock not refreshed: %s", exc)
 
 
 def _execute(services: Services, stage: str, job_id: str, worker: str,
@@ -145,7 +165,7 @@ def _execute(services: Services, stage: str, job_id: str, worker: str,
         job = session.get(Job, job_id)
         if job is None:
             raise JobNotRunnable(f"job {job_id} does not exist")
-        if job.status in ("succeeded", "failed"):
+        if job.status in jobs.FINISHED_STATUSES:
             raise JobNotRunnable(f"job {job_id} already {job.status}")
         row = next(r for r in job.stages if r.name == stage)
         outputs = outputs_of(stage, job_id)
@@ -154,58 +174,82 @@ def _execute(services: Services, stage: str, job_id: str, worker: str,
         acquired = jobs.acquire_stage(session, job_id, stage, worker,
                                       settings.stage_lease_seconds)
         if acquired is None:
-            raise StageBusy(f"{stage} of {job_id} is running elsewhere")
-        return _snapshot(job), job.project_id, acquired[1]
+            raise StageBusy(f"{stage} of {job_id} is running elsewhere, or the job ended")
+        return _snapshot(acquired[0]), job.project_id, acquired[1]
 
     job_input, project_id, token = with_database(services, start)
     _forget_dispatch(services, job_id, stage)
     if job_input is None:
         log.info("stage already done, skipping")
         return with_database(services, lambda s: dict(s.get(Job, job_id).artifacts or {}))
-    services.locks.refresh(project_id, job_id, settings.project_lock_ttl)
+    _refresh_lock(services, project_id, job_id)
     reporter = ProgressReporter(job_id, services.live, _durable_writer(services),
                                 on_update=on_update)
+    scope = StopScope()
     last_refresh = time.monotonic()
+
+    stage_thread = threading.current_thread()
 
     def on_progress(fraction: float) -> None:
         nonlocal last_refresh
+        if threading.current_thread() is stage_thread:
+            # In-process work (speech, models) stops at its next progress report; reports
+            # from a tool's output reader only end with the tool, which the scope kills.
+            scope.check()
         reporter.report(stage, fraction)
         if time.monotonic() - last_refresh > 10:
             last_refresh = time.monotonic()
-            try:
-                services.locks.refresh(project_id, job_id, settings.project_lock_ttl)
-            except Exception as exc:  # noqa: BLE001 - a missed heartbeat is not fatal
-                log.warning("lock heartbeat failed: %s", exc)
+            _refresh_lock(services, project_id, job_id)
 
-    on_progress(0.0)
     scratch = services.media.scratch_dir(job_id, stage)
+    run_media = RunMedia(services.media, job_id, stage, token)
     started = time.monotonic()
     log.info("stage started on %s (lease %d)", worker, token)
-    with _Heartbeat(services, job_id, stage, token):
-        try:
-            context = StageContext(settings, services.media, scratch, on_progress,
-                               DatabaseLedger(services, job_id))
-            outputs = STAGE_ADAPTERS[stage](context, job_input)
-        except BaseException as exc:  # noqa: BLE001 - every failure is recorded, then re-raised
-            code, message = _describe_failure(stage, exc, timeout_errors)
-            if code == "interrupted":
-                raise  # worker shutdown or SIGINT: the message is redelivered, not failed
-            log.error("stage failed: %s: %s", code, message, exc_info=code == "internal_error")
-            _record_failure(services, job_id, stage, code, message, reporter, token)
-            _release_lock(services, job_id, project_id)
-            raise StageFailed(stage, code, message) from exc
-        finally:
-            services.media.discard_scratch(scratch)
-    reporter.report(stage, 1.0)
+    try:
+        with _Heartbeat(services, job_id, stage, token, scope), scope.active():
+            try:
+                on_progress(0.0)
+                context = StageContext(settings, run_media, scratch, on_progress,
+                                       DatabaseLedger(services, job_id),
+                                       still_current=lambda: _holds(services, job_id, stage,
+                                                                    token))
+                outputs = STAGE_ADAPTERS[stage](context, job_input)
+                scope.check()
+            except BaseException as exc:  # noqa: BLE001 - recorded, then re-raised
+                if scope.stopped or isinstance(exc, Stopped):
+                    log.warning("stage stopped: %s", scope.reason or exc)
+                    raise StageSuperseded(f"{stage} of {job_id}: {scope.reason}") from exc
+                code, message = _describe_failure(stage, exc, timeout_errors)
+                if code == "interrupted":
+                    raise  # worker shutdown or SIGINT: the message is redelivered, not failed
+                log.error("stage failed: %s: %s", code, message,
+                          exc_info=code == "internal_error")
+                if not _record_failure(services, job_id, stage, code, message, reporter,
+                                       token):
+                    log.warning("failure not recorded: this run lost its lease to a newer "
+                                "run or a cancel")
+                    raise StageSuperseded(f"{stage} of {job_id} was superseded") from exc
+                _release_lock(services, job_id, project_id)
+                raise StageFailed(stage, code, message) from exc
+            finally:
+                services.media.discard_scratch(scratch)
+        reporter.report(stage, 1.0)
 
-    def finish(session: Session) -> dict[str, str] | None:
-        job = jobs.mark_stage_succeeded(session, job_id, stage, outputs, token)
-        return None if job is None else dict(job.artifacts)
+        def finish(session: Session) -> dict[str, str] | None:
+            # The job's row stays locked from this check to the commit: promoting the outputs
+            # and recording the result cannot race a takeover or a cancel.
+            if not jobs.holds_lease(session, job_id, stage, token):
+                return None
+            run_media.promote()
+            job = jobs.mark_stage_succeeded(session, job_id, stage, outputs, token)
+            return None if job is None else dict(job.artifacts)
 
-    artifacts = with_database(services, finish)
+        artifacts = with_database(services, finish)
+    finally:
+        run_media.discard_staged()
     if artifacts is None:
-        log.warning("a newer run took over this stage; this result is dropped")
-        raise StageSuperseded(f"{stage} of {job_id} was superseded")
+        log.warning("this run lost its lease; its result is dropped")
+        raise StageSuperseded(f"{stage} of {job_id} was superseded or canceled")
     reporter.flush()
     log.info("stage finished in %.1f s", time.monotonic() - started,
              extra={"duration_s": round(time.monotonic() - started, 3)})
@@ -214,6 +258,11 @@ def _execute(services: Services, stage: str, job_id: str, worker: str,
     else:
         _mark_dispatch(services, job_id, STAGE_NAMES[STAGE_NAMES.index(stage) + 1])
     return artifacts
+
+
+def _holds(services: Services, job_id: str, stage: str, token: int) -> bool:
+    """Whether this run is still the stage's current run (checked before outside effects)."""
+    return with_database(services, lambda s: jobs.holds_lease(s, job_id, stage, token))
 
 
 class DatabaseLedger:
@@ -274,11 +323,12 @@ def _describe_failure(stage: str, exc: BaseException,
 
 
 def _record_failure(services: Services, job_id: str, stage: str, code: str, message: str,
-                    reporter: ProgressReporter, token: int | None = None) -> None:
+                    reporter: ProgressReporter, token: int | None = None) -> bool:
+    """Record the failure; False when a newer run or a cancel owns the job's outcome."""
     try:
         services.live.set(job_id, {"stage": stage, "status": "failed"})
     except Exception as exc:  # noqa: BLE001 - live progress is best effort
         log.warning("live progress write failed: %s", exc)
     reporter.flush()
-    with_database(services,
-                  lambda s: jobs.mark_stage_failed(s, job_id, stage, code, message, token))
+    return with_database(services, lambda s: jobs.mark_stage_failed(
+        s, job_id, stage, code, message, token)) is not None

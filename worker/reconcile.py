@@ -105,23 +105,33 @@ def reconcile_once(services: Services, dispatcher: Dispatcher) -> list[Action]:
     return actions
 
 
-class _Leadership:
+# Take the key if it is free, or extend it if we hold it, in one step: between a separate
+# check and extension the key could expire and pass to another reconciler, whose lease we
+# would then extend while both believed they lead.
+_HOLD = """
+if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return 1
+end
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  redis.call('pexpire', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+"""
+
+
+class Leadership:
     """Only one reconciler of a fleet acts at a time: a Redis key with a short expiry."""
 
     def __init__(self, redis: Any, prefix: str, ttl: float) -> None:
-        self.redis = redis
         self.key = f"{prefix}:reconciler"
         self.token = secrets.token_hex(8)
         self.ttl_ms = int(ttl * 1000)
+        self._hold = redis.register_script(_HOLD)
 
     def hold(self) -> bool:
-        if self.redis.set(self.key, self.token, nx=True, px=self.ttl_ms):
-            return True
-        current = self.redis.get(self.key)
-        if current is not None and current.decode() == self.token:
-            self.redis.pexpire(self.key, self.ttl_ms)
-            return True
-        return False
+        """Become or stay the leader; False while another reconciler leads."""
+        return bool(self._hold(keys=[self.key], args=[self.token, self.ttl_ms]))
 
 
 def run_reconciler(services: Services, dispatcher: Dispatcher,
@@ -129,7 +139,7 @@ def run_reconciler(services: Services, dispatcher: Dispatcher,
     """Reconcile every RECONCILE_INTERVAL seconds until `stop` is set."""
     stop = stop or threading.Event()
     interval = services.settings.reconcile_interval
-    leadership = (_Leadership(services.redis, services.settings.redis_key_prefix, interval * 3)
+    leadership = (Leadership(services.redis, services.settings.redis_key_prefix, interval * 3)
                   if services.redis is not None else None)
     log.info("reconciler running every %.0f s", interval)
     # While the database was away no heartbeat could be written, so every running stage looks

@@ -16,10 +16,11 @@ from pipeline.captions import build_captions, caption_style
 from pipeline.check import check_output
 from pipeline.normalize import normalise_tokens
 from pipeline.presets import get_preset
-from pipeline.publish import ExportFolderPublisher
+from pipeline.publish import ExportFolderPublisher, Publisher, StoreExportPublisher
 from pipeline.render import RenderOptions, render_timeline
 from pipeline.script import generate_script
 from pipeline.timeline import Brand, MediaItem, Price, Timeline, build_timeline
+from pipeline.tools import Stopped
 from pipeline.transcribe import align, load_whisper, transcribe
 from pipeline.types import (
     IdeaSource,
@@ -36,7 +37,7 @@ from pipeline.voice_engines import (
     build_engine,
     resolve_voice,
 )
-from store.media import LocalMediaStorage, artifact_key
+from store.media import MediaStorage, artifact_key
 from store.settings import Settings
 
 
@@ -77,10 +78,12 @@ class StageContext:
     """Where a stage runs: settings, storage, a scratch folder and a progress sink."""
 
     settings: Settings
-    media: LocalMediaStorage
+    media: MediaStorage
     scratch: Path
     on_progress: ProgressCallback
     publications: PublicationLedger = NoLedger()
+    # Whether this run still holds the stage's lease: asked before any effect outside storage.
+    still_current: Callable[[], bool] = lambda: True
 
 
 StageAdapter = Callable[[StageContext, JobInput], dict[str, str]]
@@ -96,11 +99,11 @@ def outputs_of(stage: str, job_id: str) -> dict[str, str]:
 
 
 def _load_script(ctx: StageContext, job: JobInput) -> Script:
-    return Script.from_dict(json.loads(ctx.media.path(job.artifacts["script"]).read_text()))
+    return Script.from_dict(json.loads(ctx.media.read_bytes(job.artifacts["script"])))
 
 
 def _load_voiceover(ctx: StageContext, job: JobInput) -> Voiceover:
-    data = json.loads(ctx.media.path(job.artifacts["voiceover"]).read_text())
+    data = json.loads(ctx.media.read_bytes(job.artifacts["voiceover"]))
     return Voiceover.from_dict(data)
 
 
@@ -161,8 +164,8 @@ def _whisper_timings(ctx: StageContext, job: JobInput, voiceover: Voiceover) -> 
     script = _load_script(ctx, job)
     model = load_whisper(s.whisper_model, s.models_dir, download=s.voice_downloads)
     ctx.on_progress(0.2)
-    heard = transcribe(ctx.media.path(job.artifacts["voice_wav"]), model=model,
-                       language=script.language)
+    heard = transcribe(ctx.media.fetch(job.artifacts["voice_wav"]), model=model,
+                       language=script.language, ffmpeg=s.ffmpeg_binary)
     ctx.on_progress(0.8)
     return align(script.narration, heard, duration=voiceover.duration)
 
@@ -187,24 +190,24 @@ def job_timeline(ctx: StageContext, job: JobInput) -> Timeline:
     """The job's timeline, from its artifacts and options (the final render and previews)."""
     options = job.options
     brand_options = options.get("brand") or {}
-    media = [MediaItem(ctx.media.path(item["key"]), item["kind"], bool(item.get("keep_audio")))
+    media = [MediaItem(ctx.media.fetch(item["key"]), item["kind"], bool(item.get("keep_audio")))
              for item in options.get("media") or []]
     music_key = brand_options.get("music_dir")
-    music_dir = ctx.media.path(music_key) if music_key else None
+    music = pick_music(ctx.media.list(music_key) if music_key else [], job.job_id)
     logo_key = brand_options.get("logo")
     brand = Brand(
         primary=brand_options.get("primary", Brand.primary).lstrip("#").upper(),
         accent=brand_options.get("accent", Brand.accent).lstrip("#").upper(),
         text=brand_options.get("text", Brand.text).lstrip("#").upper(),
         font=brand_options.get("font", Brand.font),
-        logo=ctx.media.path(logo_key) if logo_key and ctx.media.exists(logo_key) else None,
+        logo=ctx.media.fetch(logo_key) if logo_key and ctx.media.exists(logo_key) else None,
     )
     price = options.get("price")
     return build_timeline(
         _load_script(ctx, job), _load_voiceover(ctx, job),
-        ctx.media.path(job.artifacts["voice_wav"]), get_preset(job.preset),
-        media=media, captions=ctx.media.path(job.artifacts["captions_ass"]),
-        music=pick_music(music_dir, job.job_id), brand=brand,
+        ctx.media.fetch(job.artifacts["voice_wav"]), get_preset(job.preset),
+        media=media, captions=ctx.media.fetch(job.artifacts["captions_ass"]),
+        music=ctx.media.fetch(music) if music else None, brand=brand,
         price=Price(price["price"], price.get("sale_price")) if price else None,
     )
 
@@ -212,7 +215,7 @@ def job_timeline(ctx: StageContext, job: JobInput) -> Timeline:
 def render_options(settings: Settings, quality: str) -> RenderOptions:
     """Encoder settings of this machine for a quality."""
     return RenderOptions(quality=quality, ffmpeg=settings.ffmpeg_binary,
-                         threads=settings.encoder_threads)
+                         ffprobe=settings.ffprobe_binary, threads=settings.encoder_threads)
 
 
 def run_render(ctx: StageContext, job: JobInput) -> dict[str, str]:
@@ -235,11 +238,18 @@ def run_render(ctx: StageContext, job: JobInput) -> dict[str, str]:
     return keys
 
 
+def export_publisher(ctx: StageContext) -> Publisher:
+    """EXPORT_DIR when set, else `exports/` in media storage."""
+    if ctx.settings.export_dir is not None:
+        return ExportFolderPublisher(ctx.settings.export_dir)
+    return StoreExportPublisher(ctx.media, "exports")
+
+
 def run_publish(ctx: StageContext, job: JobInput) -> dict[str, str]:
     """video.mp4 → the export folder, with a JSON sidecar (script, captions, durations)."""
     script = _load_script(ctx, job)
     voiceover = _load_voiceover(ctx, job)
-    captions = json.loads(ctx.media.path(job.artifacts["captions_json"]).read_text())
+    captions = json.loads(ctx.media.read_bytes(job.artifacts["captions_json"]))
     sidecar = {
         "job_id": job.job_id,
         "preset": job.preset,
@@ -250,11 +260,13 @@ def run_publish(ctx: StageContext, job: JobInput) -> dict[str, str]:
                       "scenes": [s.end - s.start for s in voiceover.scenes]},
         "post": {"caption": f"{script.title} {' '.join(script.hashtags)}".strip()},
     }
-    publisher = ExportFolderPublisher(ctx.settings.export_dir)
+    publisher = export_publisher(ctx)
     idempotency_key = f"{job.job_id}:{publisher.name}"
     location = ctx.publications.find(idempotency_key)
     if location is None:  # a retry after a crash finds the first publication and stops here
-        publication = publisher.publish(ctx.media.path(job.artifacts["video"]), sidecar,
+        if not ctx.still_current():  # a superseded or canceled run publishes nothing
+            raise Stopped("the publish run lost its lease before publishing")
+        publication = publisher.publish(ctx.media.fetch(job.artifacts["video"]), sidecar,
                                         job.job_id)
         location = publication.location
         ctx.publications.record(idempotency_key, publisher.name, location)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import shlex
 import shutil
 import socket
 import subprocess
@@ -22,9 +23,10 @@ import requests
 import yaml
 
 from bench.fleet import fresh_database
-from store.settings import ENV_VARS
+from store.settings import ENV_VARS, split_media_url
 from tests.conftest import POSTGRES_ADMIN_URL, REDIS_SERVER_URL
 from tests.e2e.conftest import _stop, _wait_for_workers, free_port
+from tests.support.s3 import S3Server, start_s3_server, stop_s3_server
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yml"
@@ -34,7 +36,8 @@ VENV_BIN = Path(sys.executable).parent
 # Where the compose file mounts the shared volumes; replaced by a temporary folder here.
 CONTAINER_DATA = "/data"
 # The compose services the application processes reach by name.
-DATABASE_SERVICE, REDIS_SERVICE = "postgres", "redis"
+DATABASE_SERVICE, REDIS_SERVICE, S3_SERVICE = "postgres", "redis", "minio"
+S3_SERVICE_PORT = 9000
 # The app services run locally, in this order (migrate first, to completion).
 LOCAL_SERVICES = ("api", "worker-cpu", "worker-gpu", "reconciler")
 
@@ -167,6 +170,10 @@ class Compose:
         assert isinstance(command, list), f"{service}: write its command as a list (exec form)"
         return [str(part) for part in command]
 
+    def command_lines(self, service: str) -> list[list[str]]:
+        """The command lines the service runs: one, or each of a `sh -c "A && B"`."""
+        return command_lines(self.command(service))
+
     def environment(self, service: str) -> dict[str, str]:
         """What the container's process sees: its env_file (.env) overlaid by `environment`."""
         spec = self.services[service]
@@ -191,6 +198,26 @@ class Compose:
             return ["sh", "-c", " ".join(rest)]
         assert kind == "CMD", f"{service}: healthcheck test starts with {kind}"
         return list(rest)
+
+
+def command_lines(argv: list[str]) -> list[list[str]]:
+    """ARGV itself, or the commands of `sh -c "A && B && …"` (no other shell syntax allowed:
+    each part must be a plain command line that can be checked on its own)."""
+    if argv[:2] != ["sh", "-c"]:
+        return [argv]
+    assert len(argv) == 3, f"sh -c takes one script: {argv}"
+    lexer = shlex.shlex(argv[2], posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    lines: list[list[str]] = [[]]
+    for token in lexer:
+        if token == "&&":
+            lines.append([])
+            continue
+        assert not set(token) & set(lexer.punctuation_chars), \
+            f"only `&&` between plain commands: {argv[2]!r}"
+        lines[-1].append(token)
+    assert all(lines), f"empty command in {argv[2]!r}"
+    return lines
 
 
 def duration_seconds(value: str) -> float:
@@ -243,10 +270,11 @@ def private_redis() -> Iterator[str]:
 
 # --- the services as local processes ----------------------------------------------------------
 
-def localise(env: Mapping[str, str], database_url: str, redis_url: str, data_root: Path
-             ) -> dict[str, str]:
+def localise(env: Mapping[str, str], database_url: str, redis_url: str, data_root: Path,
+             s3_endpoint_url: str | None = None) -> dict[str, str]:
     """A container's environment mapped onto this machine: the `postgres` and `redis`
-    services become our private database and Redis number on 127.0.0.1, /data a folder."""
+    services become our private database and Redis number on 127.0.0.1, the `minio` service
+    our S3 server (S3_ENDPOINT_URL, when given), /data a folder."""
     local = {}
     for name, value in env.items():
         if name == "DATABASE_URL" and value:
@@ -258,6 +286,10 @@ def localise(env: Mapping[str, str], database_url: str, redis_url: str, data_roo
             url = urlsplit(value)
             assert (url.hostname, url.port or 6379) == (REDIS_SERVICE, 6379), value
             value = redis_url
+        elif name == "S3_ENDPOINT_URL" and value and s3_endpoint_url is not None:
+            url = urlsplit(value)
+            assert (url.hostname, url.port) == (S3_SERVICE, S3_SERVICE_PORT), value
+            value = s3_endpoint_url
         elif value == CONTAINER_DATA or value.startswith(CONTAINER_DATA + "/"):
             value = str(data_root) + value[len(CONTAINER_DATA):]
         local[name] = value
@@ -288,6 +320,7 @@ class LocalFleet:
     argvs: dict[str, list[str]] = field(default_factory=dict)
     api_port: int = 0
     api_key: str = ""
+    s3: S3Server | None = None  # stands in for the `minio` service
 
     @property
     def logs(self) -> Path:
@@ -300,7 +333,8 @@ class LocalFleet:
     def env_for(self, service: str) -> dict[str, str]:
         if service not in self.envs:
             local = localise(self.compose.environment(service), self.database_url,
-                             self.redis_url, self.root / "data")
+                             self.redis_url, self.root / "data",
+                             self.s3.endpoint_url if self.s3 else None)
             self.envs[service] = process_env(local)
         return self.envs[service]
 
@@ -308,8 +342,10 @@ class LocalFleet:
         """Start a service's command line (or ARGV, the same with local ports) here."""
         argv = argv or self.compose.command(service)
         env = self.env_for(service)
-        executable = shutil.which(argv[0], path=env["PATH"])
-        assert executable and Path(executable).parent == VENV_BIN, (argv[0], executable)
+        # `sh -c "A && B"` runs as it is; each of its commands must be one of ours.
+        for line in command_lines(argv):
+            executable = shutil.which(line[0], path=env["PATH"])
+            assert executable and Path(executable).parent == VENV_BIN, (line[0], executable)
         self.logs.mkdir(parents=True, exist_ok=True)
         with (self.logs / f"{service}.log").open("wb") as log:
             process = subprocess.Popen(argv, env=env, cwd=self.root, stdout=log,
@@ -391,6 +427,26 @@ class LocalFleet:
         return subprocess.run(argv, env=self.env_for(service), cwd=self.root,
                               capture_output=True, text=True, timeout=60)
 
+    def bucket_keys(self, service: str = "api", below: str = "") -> list[str]:
+        """Keys in the service's MEDIA_URL bucket below its prefix (and BELOW), sorted."""
+        assert self.s3 is not None, "this fleet runs without an S3 server"
+        bucket, prefix = split_media_url(self.env_for(service)["MEDIA_URL"])
+        start = "/".join(part for part in (prefix, below) if part)
+        pages = self.s3.client.get_paginator("list_objects_v2").paginate(
+            Bucket=bucket, Prefix=f"{start}/" if start else "")
+        return sorted(item["Key"] for page in pages for item in page.get("Contents", ()))
+
+    def read_object(self, key: str, service: str = "api") -> bytes:
+        """An object of the service's MEDIA_URL bucket, by its full key."""
+        assert self.s3 is not None, "this fleet runs without an S3 server"
+        bucket, _ = split_media_url(self.env_for(service)["MEDIA_URL"])
+        body = self.s3.client.get_object(Bucket=bucket, Key=key)["Body"]
+        try:
+            data: bytes = body.read()
+        finally:
+            body.close()
+        return data
+
     def tail_logs(self) -> str:
         if not self.logs.exists():
             return ""
@@ -410,12 +466,27 @@ def reconcile_command_exists() -> bool:
 
 
 @contextmanager
+def s3_service(root: Path) -> Iterator[S3Server]:
+    """moto's S3 server in the place of the `minio` service: a process of its own for this
+    fleet (so its bucket, named by the compose file, is new and nobody else's), log in
+    ROOT/logs/moto.log."""
+    (root / "logs").mkdir(parents=True, exist_ok=True)
+    server = start_s3_server(root / "logs" / "moto.log")
+    try:
+        yield server
+    finally:
+        stop_s3_server(server)
+
+
+@contextmanager
 def local_fleet(root: Path, services: tuple[str, ...] = LOCAL_SERVICES) -> Iterator[LocalFleet]:
     """migrate (to completion), then SERVICES from docker-compose.yml, as local processes on a
-    new empty database and a private Redis number; stopped (process groups) on exit."""
+    new empty database, a private Redis number and a new S3 server (for `minio`, with no
+    bucket yet: migrate's `media init` creates it); stopped (process groups) on exit."""
     compose = Compose.load()
-    with empty_database() as database_url, private_redis() as redis_url:
-        fleet = LocalFleet(compose, root, database_url, redis_url)
+    with empty_database() as database_url, private_redis() as redis_url, \
+            s3_service(root) as s3:
+        fleet = LocalFleet(compose, root, database_url, redis_url, s3=s3)
         try:
             fleet.run_once("migrate")
             if "api" in services:

@@ -15,7 +15,7 @@ import requests
 from click.testing import CliRunner
 
 from pipeline.sequence import QUEUES, STAGE_SEQUENCE
-from store.settings import ENV_VARS, Settings
+from store.settings import ENV_VARS, Settings, split_media_url
 from tests.e2e.fleet_support import (
     COMPOSE_FILE,
     CPU_ONLY_FILE,
@@ -33,13 +33,18 @@ from tests.e2e.fleet_support import (
 from videofactory.cli import cli
 from worker.celery_app import create_celery
 
-EXPECTED_SERVICES = {"postgres", "redis", "migrate", "api", "worker-cpu", "worker-gpu", "flower",
-                     "reconciler"}
+EXPECTED_SERVICES = {"postgres", "redis", "minio", "migrate", "api", "worker-cpu", "worker-gpu",
+                     "flower", "reconciler"}
 APP_SERVICES = ("migrate", "api", "worker-cpu", "worker-gpu", "reconciler")
 CPU_IMAGE_SERVICES = ("migrate", "api", "worker-cpu", "flower", "reconciler")
 AFTER_MIGRATE = ("api", "worker-cpu", "worker-gpu", "flower", "reconciler")
-SHARED_MEDIA = ("api", "worker-cpu", "worker-gpu")
-MEDIA_MOUNT = "/data/media"
+# The services that read or write media (all in the minio bucket); flower touches none.
+MEDIA_SERVICES = ("api", "worker-cpu", "worker-gpu", "reconciler")
+MINIO_ENDPOINT = "http://minio:9000"
+# The services that keep Piper voices and Whisper models on the `models` volume.
+MODEL_CACHES = ("api", "worker-cpu", "worker-gpu")
+# Folders that must not be shared between containers any more: media live in the bucket.
+UNSHARED_FOLDERS = ("/data/media", "/data/exports")
 SYSTEM_PACKAGES = ("ffmpeg", "espeak-ng", "fonts-noto-core", "fonts-noto-cjk",
                    "fonts-noto-color-emoji", "fonts-dejavu-core", "curl")
 
@@ -126,35 +131,93 @@ def test_postgres_and_redis_keep_their_data(compose: Compose) -> None:
     assert "redis-cli ping" in " ".join(compose.healthcheck_argv("redis"))
 
 
-def test_named_volumes_and_shared_media(compose: Compose) -> None:
-    """Named volumes are declared; the API and both workers share `media` at MEDIA_ROOT."""
+def test_named_volumes_and_no_shared_media_folder(compose: Compose) -> None:
+    """Named volumes are declared; no app service mounts a shared media or exports volume
+    (media and exports live in the bucket), only the per-machine `models` cache."""
     declared = set(compose.data["volumes"])
-    assert {"pgdata", "media"} <= declared
+    assert declared == {"pgdata", "redisdata", "miniodata", "models"}
     for name, spec in compose.services.items():
         for target, source in _mounts(spec).items():
             assert source in declared, f"{name}: {source} is not a named volume"
             assert target.startswith("/"), name
-    for name in SHARED_MEDIA:
+    for name in APP_SERVICES:
         spec = compose.services[name]
-        assert _mounts(spec)[MEDIA_MOUNT] == "media", name
+        mounts = _mounts(spec)
+        assert not {"media", "exports"} & set(mounts.values()), name
+        for target in mounts:
+            assert not any(target == folder or target.startswith(folder + "/")
+                           or folder.startswith(target.rstrip("/") + "/")
+                           for folder in UNSHARED_FOLDERS), (name, target)
         env = compose.environment(name)
-        assert env["MEDIA_ROOT"] == MEDIA_MOUNT, name
-        # Every folder a setting names is on a volume, not in the container's own layer.
-        for var in ("MEDIA_ROOT", "EXPORT_DIR", "VOICES_DIR", "MODELS_DIR"):
-            assert any(env[var] == target or env[var].startswith(target + "/")
-                       for target in _mounts(spec)), (name, var, env[var])
+        # No folder for media or exports: the empty .env values leave both unset, so
+        # exports go to the bucket's exports/ (store/settings.py).
+        assert not {"MEDIA_ROOT", "EXPORT_DIR"} & set(spec["environment"]), name
+        assert env.get("MEDIA_ROOT", "") == "" and env.get("EXPORT_DIR", "") == "", name
+        settings = Settings.from_env(env)
+        assert settings.export_dir is None and settings.media_url is not None, name
+        if name in MODEL_CACHES:
+            # The model caches are on a volume, not in the container's own layer.
+            for var in ("VOICES_DIR", "MODELS_DIR"):
+                assert any(env[var] == target or env[var].startswith(target + "/")
+                           for target in mounts), (name, var, env[var])
+
+
+def test_minio_service_holds_the_media_bucket(compose: Compose) -> None:
+    """minio runs a pinned release with a health check and its data on a volume; every app
+    service waits for it to be healthy and reaches it at MEDIA_URL / S3_ENDPOINT_URL with
+    its root user's keys."""
+    minio = compose.services["minio"]
+    image = minio["image"]
+    assert re.fullmatch(r"minio/minio:RELEASE\.\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ", image), image
+    assert compose.command("minio") == ["server", "/data", "--console-address", ":9001"]
+    assert _mounts(minio)["/data"] == "miniodata"
+    assert compose.healthcheck_argv("minio") == ["mc", "ready", "local"]
+    assert duration_seconds(minio["healthcheck"]["interval"]) > 0
+    assert minio["restart"] == "unless-stopped"
+    user = minio["environment"]["MINIO_ROOT_USER"]
+    password = minio["environment"]["MINIO_ROOT_PASSWORD"]
+    assert len(user) >= 3 and len(password) >= 8  # MinIO refuses to start otherwise
+    # The same ${…} expressions, not copies that could drift apart.
+    raw_minio = compose.raw["services"]["minio"]["environment"]
+    for name in APP_SERVICES:
+        assert _depends(compose.services[name])["minio"] == "service_healthy", name
+        env = compose.environment(name)
+        bucket, prefix = split_media_url(env["MEDIA_URL"])
+        assert env["MEDIA_URL"].startswith("s3://") and prefix, (name, env["MEDIA_URL"])
+        assert env["S3_ENDPOINT_URL"] == MINIO_ENDPOINT, name
+        assert (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]) == (user, password)
+        raw_env = compose.raw["services"][name]["environment"]
+        assert raw_env["AWS_ACCESS_KEY_ID"] == raw_minio["MINIO_ROOT_USER"], name
+        assert raw_env["AWS_SECRET_ACCESS_KEY"] == raw_minio["MINIO_ROOT_PASSWORD"], name
+        assert bucket == compose.dot_env["MINIO_BUCKET"], name
+    assert "minio" not in _depends(compose.services["flower"])
+
+
+def test_migrate_creates_the_bucket_after_the_schema(compose: Compose,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """migrate runs `db upgrade`, then `media init`, and only the second when the first
+    succeeded; the API and workers start when it exits 0, so the bucket is there for them."""
+    lines = compose.command_lines("migrate")
+    assert [_videofactory_command(monkeypatch, line)[0] for line in lines] == \
+        [["db", "upgrade"], ["media", "init"]]
+    assert compose.command("migrate")[:2] == ["sh", "-c"] and "&&" in compose.command("migrate")[2]
+    for name in MEDIA_SERVICES:
+        assert _depends(compose.services[name])["migrate"] == \
+            "service_completed_successfully", name
 
 
 def test_start_order(compose: Compose) -> None:
     """migrate runs once after Postgres is healthy; the rest wait for it to succeed."""
     migrate = compose.services["migrate"]
     assert migrate["restart"] == "no"
-    assert _depends(migrate) == {"postgres": "service_healthy"}
+    assert _depends(migrate) == {"postgres": "service_healthy", "minio": "service_healthy"}
     for name in AFTER_MIGRATE:
+        media = {"minio": "service_healthy"} if name in MEDIA_SERVICES else {}
         assert _depends(compose.services[name]) == {
             "migrate": "service_completed_successfully",
             "postgres": "service_healthy",
             "redis": "service_healthy",
+            **media,
         }, name
     for name in set(compose.services) - {"migrate"}:
         assert compose.services[name]["restart"] == "unless-stopped", name
@@ -181,7 +244,8 @@ def test_services_reach_each_other_by_name(compose: Compose) -> None:
 def test_app_commands_are_real_videofactory_commands(compose: Compose,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """migrate, api and the workers run `videofactory` command lines that the CLI accepts."""
-    assert _videofactory_command(monkeypatch, compose.command("migrate"))[0] == ["db", "upgrade"]
+    assert [_videofactory_command(monkeypatch, line)[0]
+            for line in compose.command_lines("migrate")] == [["db", "upgrade"], ["media", "init"]]
     path, params = _videofactory_command(monkeypatch, compose.command("api"))
     assert path == ["serve"] and params["host"] == "0.0.0.0"
     assert compose.services["api"]["ports"] == [f"{params['port']}:{params['port']}"]
@@ -312,7 +376,8 @@ def test_dockerfiles_install_what_the_project_needs() -> None:
 @pytest.mark.slow
 def test_compose_command_lines_make_a_video_here(tmp_path: Path) -> None:
     """migrate, api, worker-cpu, worker-gpu (and reconciler) run their exact compose command
-    lines here, on a new database and a private Redis number, and make one draft video."""
+    lines here, on a new database, a private Redis number and a new S3 server in minio's
+    place, and make one draft video whose media and export land in the bucket."""
     services = ("api", "worker-cpu", "worker-gpu")
     if reconcile_command_exists():
         services += ("reconciler",)
@@ -331,9 +396,18 @@ def test_compose_command_lines_make_a_video_here(tmp_path: Path) -> None:
         video = requests.get(f"{fleet.base_url}{done['video_url']}", headers=fleet.headers(),
                              timeout=60)
         assert video.status_code == 200 and video.headers["Content-Type"] == "video/mp4"
-        # The paths under /data became the test's folder: media and exports landed there.
-        assert (tmp_path / "data" / "exports" / f"{job_id}.mp4").read_bytes() == video.content
-        assert any((tmp_path / "data" / "media").rglob("*"))
+        # migrate's `media init` made the bucket; the stages' artifacts are in it under the
+        # job id, and the export under exports/ (EXPORT_DIR is unset). No local folder holds
+        # media or exports.
+        bucket, prefix = split_media_url(fleet.env_for("api")["MEDIA_URL"])
+        assert f"bucket {bucket} created" in (fleet.logs / "migrate.log").read_text()
+        artifacts = fleet.bucket_keys(below=job_id)
+        assert f"{prefix}/{job_id}/render/video.mp4" in artifacts, artifacts
+        exported = f"{prefix}/exports/{job_id}.mp4"
+        assert exported in fleet.bucket_keys(below="exports")
+        assert fleet.read_object(exported) == video.content
+        assert not (tmp_path / "data" / "exports").exists()
+        assert not (tmp_path / "data" / "media").exists()
 
         # Each worker consumes exactly its pool's queue.
         app = create_celery(Settings.from_env(fleet.env_for("worker-cpu")))

@@ -75,7 +75,8 @@ def test_status_command_in_embedded_mode(tmp_path: Path, monkeypatch: pytest.Mon
     report = json.loads(result.stdout)
     assert report["mode"] == "embedded" and report["problems"] == []
     assert report["queues"] is None and report["workers"] is None
-    assert report["jobs"] == {"queued": 0, "running": 0, "succeeded_24h": 0, "failed_24h": 0}
+    assert report["jobs"] == {"queued": 0, "running": 0, "succeeded_24h": 0, "failed_24h": 0,
+                              "canceled_24h": 0}
 
 
 def test_status_command_names_an_unreachable_broker(tmp_path: Path,

@@ -19,7 +19,15 @@ from store.services import Services
 from store.settings import Settings
 from tests.support.jobs import migrated_services, queued_idea_job
 from videofactory.cli import cli
-from videofactory.watch import FAILED, NOT_FOUND, STILL_RUNNING, SUCCEEDED, look, watch_job
+from videofactory.watch import (
+    CANCELED,
+    FAILED,
+    NOT_FOUND,
+    STILL_RUNNING,
+    SUCCEEDED,
+    look,
+    watch_job,
+)
 from worker.runner import run_job
 
 pytestmark = pytest.mark.usefixtures("restore_logging")  # `watch` on the CLI sets up logging
@@ -63,7 +71,7 @@ def test_watch_follows_every_stage_to_the_video(services: Services) -> None:
     assert [line.split()[0] for line in lines[:-1]] == list(STAGE_NAMES)
     for line, stage in zip(lines, STAGE_NAMES, strict=False):
         assert f"{stage}  done in " in line and line.endswith(f"on {stage}-worker@host")
-    assert lines[-1] == (f"succeeded: {services.media.path(f'{job_id}/render/video.mp4')}")
+    assert lines[-1] == (f"succeeded: {services.media.describe(f'{job_id}/render/video.mp4')}")
 
 
 def test_watch_reports_the_failed_stage_and_reason(embedded_settings: Settings) -> None:
@@ -120,3 +128,41 @@ def test_watch_command_exits_2_for_an_unknown_job(tmp_path) -> None:
     result = CliRunner().invoke(cli, ["watch", "job_nope", "--interval", "0.05"], env=env)
     assert result.exit_code == NOT_FOUND, result.output
     assert "no job job_nope in this database" in result.output
+
+
+def test_watch_reports_a_cancel_with_its_own_exit_code(services: Services) -> None:
+    """A job canceled while watched ends the watch with exit 4 and the stage it stopped in."""
+    job_id = queued_idea_job(services)
+    with session_scope(services.sessions) as session:
+        job_store.mark_stage_running(session, job_id, "script", "cpu@host")
+        job_store.mark_stage_succeeded(session, job_id, "script", {})
+        job_store.mark_stage_running(session, job_id, "voice", "gpu@host")
+
+    def cancel_soon() -> None:
+        time.sleep(0.2)
+        with session_scope(services.sessions) as session:
+            job_store.cancel_job(session, job_id)
+
+    canceler = threading.Thread(target=cancel_soon)
+    canceler.start()
+    code, output = _watch(services, job_id, timeout=30)
+    canceler.join()
+    assert code == CANCELED == 4
+    assert "canceled in the voice stage" in output
+
+
+def test_cancel_command_cancels_and_refuses_twice(embedded_settings: Settings,
+                                                  services: Services) -> None:
+    """`videofactory cancel JOB` cancels (exit 0), then says the job ended (exit 1); an
+    unknown job is exit 2."""
+    job_id = queued_idea_job(services)
+    env = {"DATA_DIR": str(embedded_settings.data_dir)}
+    runner = CliRunner()
+    first = runner.invoke(cli, ["cancel", job_id], env=env)
+    assert first.exit_code == 0, first.output
+    assert f"canceled {job_id}" in first.output
+    assert look(services, job_id).status == "canceled"
+    again = runner.invoke(cli, ["cancel", job_id], env=env)
+    assert again.exit_code == 1 and "already ended (canceled)" in again.output
+    missing = runner.invoke(cli, ["cancel", "job_nope"], env=env)
+    assert missing.exit_code == 2

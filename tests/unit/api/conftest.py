@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -87,3 +89,12 @@ class Api:
 def api(client: FlaskClient, services: Services) -> Api:
     """An authorised API client of a fresh account."""
     return Api(client, new_account(services))
+
+
+@pytest.fixture(scope="module")
+def small_mp4(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A one-second 64×64 H.264 MP4 made by ffmpeg."""
+    out = tmp_path_factory.mktemp("video") / "out.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x64:rate=30",
+                    "-t", "1", "-pix_fmt", "yuv420p", str(out)], check=True, timeout=60)
+    return out

@@ -259,8 +259,8 @@ def test_job_snapshots_brand_logo_and_music_dir(api: Api, services: Services,
                                 "music_dir": f"profiles/{profile_id}/music"}
     # What the render stage does with these keys: the logo exists, the picker finds the song.
     assert services.media.exists(options["brand"]["logo"])
-    picked = pick_music(services.media.path(options["brand"]["music_dir"]), "job")
-    assert picked is not None and picked.name == "song.mp3"
+    picked = pick_music(services.media.list(options["brand"]["music_dir"]), "job")
+    assert picked is not None and picked.endswith("/song.mp3")
 
 
 def test_job_snapshot_leaves_out_what_the_profile_lacks(api: Api, services: Services) -> None:

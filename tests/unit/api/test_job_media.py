@@ -81,7 +81,7 @@ def test_media_are_stored_as_keys_in_the_users_order(api: Api, services: Service
         {"key": _key(api, video), "kind": "clip", "keep_audio": False},
     ]
     # The worker resolves the same keys in media storage to the uploaded bytes.
-    assert services.media.path(job.options["media"][0]["key"]).read_bytes() == clip
+    assert services.media.read_bytes(job.options["media"][0]["key"]) == clip
     assert job.source["media"][0] == {"upload_id": video["id"], "keep_audio": True}
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -562,17 +560,6 @@ def test_failed_job_names_stage_and_message(api: Api, services: Services) -> Non
 
 # --- GET /v1/jobs/<id>/video ---------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def small_mp4(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A one-second 64×64 H.264 MP4 made by ffmpeg."""
-    if shutil.which("ffmpeg") is None:
-        pytest.skip("ffmpeg is not installed")
-    out = tmp_path_factory.mktemp("video") / "out.mp4"
-    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x64:rate=30",
-                    "-t", "1", "-pix_fmt", "yuv420p", str(out)], check=True, timeout=60)
-    return out
-
-
 def _finished_job(api: Api, services: Services, mp4: Path) -> str:
     job_id = api.create_job().json["id"]
     key = artifact_key(job_id, "render", "video.mp4")
@@ -649,7 +636,7 @@ def test_unsatisfiable_range_is_416_json(api: Api, services: Services, small_mp4
 def test_missing_video_file_is_410(api: Api, services: Services, small_mp4: Path) -> None:
     """A succeeded job whose file vanished from media storage answers 410 video_gone."""
     job_id = _finished_job(api, services, small_mp4)
-    services.media.path(artifact_key(job_id, "render", "video.mp4")).unlink()
+    services.media.delete(artifact_key(job_id, "render", "video.mp4"))
     response = api.get(f"/v1/jobs/{job_id}/video")
     assert response.status_code == 410
     assert response.json["error"]["code"] == "video_gone"

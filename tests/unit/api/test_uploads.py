@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import json
 import os
 import struct
 import subprocess
@@ -19,6 +18,7 @@ from PIL import Image
 
 from api.app import create_app
 from store.migrate import upgrade
+from store.models import Upload
 from store.services import Services, build_services
 from store.settings import Settings
 from tests.unit.api.conftest import Api, RecordingDispatcher, new_account
@@ -125,8 +125,13 @@ def test_picture_upload_is_stored_byte_for_byte(api: Api, services: Services, fm
     assert response.headers["Location"] == f"/v1/uploads/{body['id']}"
     folder = services.settings.media_root / "uploads" / api.account.account_id / body["id"]
     assert (folder / stored).read_bytes() == data
-    meta = json.loads((folder / "meta.json").read_text())
-    assert meta["key"] == f"uploads/{api.account.account_id}/{body['id']}/{stored}"
+    with services.sessions() as session:  # the metadata is a database row, not a file
+        row = session.get(Upload, body["id"])
+        assert row is not None
+        assert row.key == f"uploads/{api.account.account_id}/{body['id']}/{stored}"
+        assert (row.account_id, row.kind, row.bytes) == (api.account.account_id, "still",
+                                                         len(data))
+    assert [p.name for p in folder.iterdir()] == [stored]
     assert api.get(response.headers["Location"]).json == body
 
 
@@ -140,7 +145,7 @@ def test_clip_upload_reports_its_duration_size_and_sound(api: Api, services: Ser
     assert body["duration"] == pytest.approx(1.0, abs=0.1)
     assert (body["filename"], body["content_type"]) == ("clip.mp4", "video/mp4")
     stored = stored_files(services.settings.media_root)
-    assert [p.name for p in stored] == ["clip.mp4", "meta.json"]
+    assert [p.name for p in stored] == ["clip.mp4"]
     assert stored[0].read_bytes() == clips["clip"]
     assert post_upload(api, clips["silent"]).json["audio"] is False
 
@@ -190,7 +195,7 @@ def test_path_traversal_in_filename_stays_in_the_upload_folder(api: Api,
     assert response.json["filename"] == "passwd.png"
     folder = services.settings.media_root / "uploads" / api.account.account_id / upload_id
     assert [p.relative_to(folder).as_posix() for p in stored_files(
-        services.settings.media_root)] == ["meta.json", "passwd.png"]
+        services.settings.media_root)] == ["passwd.png"]
     assert not (services.settings.media_root.parent / "etc").exists()
 
 

@@ -117,23 +117,20 @@ def ducked(voice_wav: Path, tone_music: Path,
 # --- pick_music --------------------------------------------------------------------------------
 
 
-def test_pick_music_is_deterministic_and_only_picks_audio(tmp_path: Path) -> None:
-    """The same seed picks the same track, only audio files are candidates, seeds spread."""
-    for name in ("b.mp3", "a.FLAC", "c.opus", "notes.txt", "cover.jpg"):
-        (tmp_path / name).write_bytes(b"x")
-    (tmp_path / "sub.mp3").mkdir()
-    picks = {seed: pick_music(tmp_path, seed) for seed in (f"job-{n}" for n in range(40))}
-    assert set(picks.values()) == {tmp_path / "a.FLAC", tmp_path / "b.mp3", tmp_path / "c.opus"}
-    assert all(pick_music(tmp_path, seed) == pick for seed, pick in picks.items())
+def test_pick_music_is_deterministic_and_only_picks_audio() -> None:
+    """The same seed picks the same track, only audio names are candidates, seeds spread."""
+    keys = [f"profiles/p/music/{n}" for n in ("b.mp3", "a.FLAC", "c.opus", "notes.txt",
+                                               "cover.jpg")]
+    picks = {seed: pick_music(keys, seed) for seed in (f"job-{n}" for n in range(40))}
+    assert set(picks.values()) == {"profiles/p/music/a.FLAC", "profiles/p/music/b.mp3",
+                                   "profiles/p/music/c.opus"}
+    assert all(pick_music(list(reversed(keys)), seed) == pick for seed, pick in picks.items())
 
 
-@pytest.mark.parametrize("case", ["none", "missing", "empty", "no_audio"])
-def test_pick_music_without_tracks_is_none(tmp_path: Path, case: str) -> None:
-    """No folder, a missing folder, an empty one, or one without audio files gives no music."""
-    folder: Path | None = {"none": None, "missing": tmp_path / "nope"}.get(case, tmp_path)
-    if case == "no_audio":
-        (tmp_path / "readme.md").write_text("no music here")
-    assert pick_music(folder, "seed") is None
+@pytest.mark.parametrize("tracks", [[], ["readme.md", "cover.png"]])
+def test_pick_music_without_tracks_is_none(tracks: list[str]) -> None:
+    """No tracks, or none with an audio ending, gives no music."""
+    assert pick_music(tracks, "seed") is None
 
 
 # --- measure_loudness --------------------------------------------------------------------------

@@ -169,3 +169,28 @@ def test_run_missing_workdir_is_not_reported_as_missing_binary(tmp_path: Path) -
         run(_python("print(1)"), timeout=10, cwd=tmp_path / "gone")
     assert "not installed" not in str(caught.value)
     assert "gone" in str(getattr(caught.value, "stderr_tail", caught.value))
+
+
+def test_an_exception_while_a_tool_runs_kills_it() -> None:
+    """An exception raised into run() (a soft time limit, say) ends the tool at once."""
+    import signal
+    import time as _time
+
+    from pipeline.tools import run as run_tool
+
+    class SoftLimit(Exception):
+        pass
+
+    def raise_soon(*_args: object) -> None:
+        raise SoftLimit()
+
+    previous = signal.signal(signal.SIGALRM, raise_soon)
+    started = _time.monotonic()
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.3)
+        with pytest.raises(SoftLimit):
+            run_tool(["sleep", "30"], timeout=60)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert _time.monotonic() - started < 5

@@ -154,9 +154,9 @@ def test_no_download_when_downloads_are_off(tmp_path: Path, offline: list[str]) 
     assert offline == []
 
 
-def test_download_goes_through_whispers_downloader(tiny_checkpoint: Path, tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    """Online, whisper's own downloader fetches and checks the file; it lands whole in place."""
+def test_download_fetches_and_checks_the_file(tiny_checkpoint: Path, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Online, the checkpoint is fetched and checked; it lands whole in place."""
     payload = tiny_checkpoint.read_bytes()
     serve(monkeypatch, "tiny", payload, hashlib.sha256(payload).hexdigest())
     models = tmp_path / "models"
@@ -180,6 +180,25 @@ def test_download_proceeds_when_the_server_refuses_head(tiny_checkpoint: Path, t
     monkeypatch.setattr(urllib.request, "urlopen", no_head)
     assert resolve_model("tiny", tmp_path).read_bytes() == payload
     assert socket.getdefaulttimeout() is None  # the download's stall timeout was undone
+
+
+def test_download_sets_its_own_timeout_not_the_process_default(
+        tiny_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The download's connection has its own timeout; other threads' socket default is untouched."""
+    payload = tiny_checkpoint.read_bytes()
+    url = serve(monkeypatch, "tiny", payload, hashlib.sha256(payload).hexdigest())
+    seen: list[tuple[float | None, object]] = []
+
+    def record(request, *args, **kwargs):
+        seen.append((socket.getdefaulttimeout(), kwargs.get("timeout")))
+        return _FakeResponse(payload)
+
+    monkeypatch.setattr(urllib.request, "urlopen", record)
+    assert resolve_model("tiny", tmp_path).read_bytes() == payload
+    download = seen[-1]
+    assert download[0] is None, "the process-wide socket timeout was changed mid-download"
+    assert isinstance(download[1], float | int) and download[1] > 0
+    assert url
 
 
 def test_unusable_models_dir_is_model_missing(tmp_path: Path,

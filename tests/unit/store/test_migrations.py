@@ -41,7 +41,7 @@ from store.models import (
 from tests.conftest import POSTGRES_ADMIN_URL
 
 TABLES = {"accounts", "profiles", "projects", "jobs", "job_stages", "api_costs", "publications",
-          "generation_progress"}
+          "uploads", "generation_progress"}
 HEAD = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 

@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from store.settings import ENV_VARS, Settings, SettingsError, normalise_database_url
+from store.settings import (
+    ENV_VARS,
+    Settings,
+    SettingsError,
+    normalise_database_url,
+    split_media_url,
+)
 
 
 def test_defaults_without_environment(tmp_path: Path) -> None:
@@ -144,3 +150,86 @@ def test_every_env_var_maps_to_a_field() -> None:
     names = [var.name for var in ENV_VARS]
     assert len(names) == len(set(names))
     assert all(var.help for var in ENV_VARS)
+
+
+def test_media_defaults_are_the_local_folder(tmp_path: Path) -> None:
+    """Without MEDIA_URL media stays in MEDIA_ROOT, and the S3 settings take their defaults."""
+    settings = Settings.from_env({"DATA_DIR": str(tmp_path)})
+    assert settings.media_url is None
+    assert settings.s3_endpoint_url is None
+    assert settings.s3_region == "us-east-1"
+    assert settings.aws_access_key_id is None
+    assert settings.aws_secret_access_key is None
+    assert settings.media_presign is False
+    assert settings.media_cache_dir == tmp_path / "cache"
+    assert settings.media_cache_bytes == 2147483648
+
+
+def test_media_variables_are_read(tmp_path: Path) -> None:
+    """MEDIA_URL, the S3 connection, MEDIA_PRESIGN and the cache variables are parsed."""
+    settings = Settings.from_env({
+        "DATA_DIR": str(tmp_path), "MEDIA_URL": "s3://vf-media/prod/artifacts",
+        "S3_ENDPOINT_URL": "http://minio:9000", "S3_REGION": "eu-central-1",
+        "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": "s3cr3t",
+        "MEDIA_PRESIGN": "true", "MEDIA_CACHE_DIR": str(tmp_path / "c"),
+        "MEDIA_CACHE_BYTES": "1048576",
+    })
+    assert settings.media_url == "s3://vf-media/prod/artifacts"
+    assert settings.s3_endpoint_url == "http://minio:9000"
+    assert settings.s3_region == "eu-central-1"
+    assert settings.aws_access_key_id == "AKIAEXAMPLE"
+    assert settings.aws_secret_access_key == "s3cr3t"
+    assert settings.media_presign is True
+    assert settings.media_cache_dir == tmp_path / "c"
+    assert settings.media_cache_bytes == 1048576
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("s3://vf-media", ("vf-media", "")),
+        ("s3://vf-media/", ("vf-media", "")),
+        ("s3://vf-media/prod/artifacts/", ("vf-media", "prod/artifacts")),
+        ("s3://abc/x", ("abc", "x")),
+        ("s3://" + "b" * 63 + "/x", ("b" * 63, "x")),
+    ],
+)
+def test_split_media_url(url: str, expected: tuple[str, str]) -> None:
+    """An s3:// MEDIA_URL splits into its bucket and a prefix without outer slashes."""
+    assert split_media_url(url) == expected
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://bucket/prefix", "bucket/prefix", "s3:/bucket", "gs://bucket", "s3://ab/x",
+     "s3:///prefix", "s3://" + "b" * 64],
+)
+def test_bad_media_url_names_the_variable(tmp_path: Path, url: str) -> None:
+    """A MEDIA_URL that is not s3:// with a 3-63 character bucket fails at load, naming it."""
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env({"DATA_DIR": str(tmp_path), "MEDIA_URL": url})
+    assert "MEDIA_URL" in str(info.value)
+    assert repr(url) in str(info.value)
+
+
+@pytest.mark.parametrize(("name", "value"), [("MEDIA_CACHE_BYTES", "2G"),
+                                             ("MEDIA_PRESIGN", "sometimes")])
+def test_bad_media_values_name_the_variable(tmp_path: Path, name: str, value: str) -> None:
+    """A cache size or presign switch that cannot be parsed names its variable and value."""
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env({"DATA_DIR": str(tmp_path), name: value})
+    assert name in str(info.value)
+    assert repr(value) in str(info.value)
+
+
+@pytest.mark.parametrize("value", ["0", "-1"])
+def test_cache_bytes_must_be_positive(tmp_path: Path, value: str) -> None:
+    """MEDIA_CACHE_BYTES of zero or less is refused, naming the variable."""
+    with pytest.raises(SettingsError, match="MEDIA_CACHE_BYTES must be greater than 0"):
+        Settings.from_env({"DATA_DIR": str(tmp_path), "MEDIA_CACHE_BYTES": value})
+
+
+def test_secret_key_stays_out_of_repr(tmp_path: Path) -> None:
+    """Printing or logging Settings never shows AWS_SECRET_ACCESS_KEY."""
+    settings = Settings.from_env({"DATA_DIR": str(tmp_path), "AWS_SECRET_ACCESS_KEY": "s3cr3t"})
+    assert "s3cr3t" not in repr(settings)

@@ -45,3 +45,39 @@ def test_a_resent_chain_keeps_its_priorities(app) -> None:
     whole = _messages(app)
     for index, stage in enumerate(STAGE_NAMES):
         assert _messages(app, stage) == whole[index:]
+
+
+def test_dispatch_marks_the_message_before_sending_it(app, monkeypatch) -> None:
+    """When the chain is sent, its dispatch mark already exists (a fast worker clears it)."""
+    from store.dispatch import MemoryDispatchMarks
+    from worker import chains
+
+    marks = MemoryDispatchMarks()
+    seen_at_send: list[bool] = []
+
+    class Chain:
+        def apply_async(self) -> None:
+            seen_at_send.append(marks.present("job_1", "voice"))
+            marks.clear("job_1", "voice")  # the worker takes the message at once
+
+    monkeypatch.setattr(chains, "build_chain", lambda *args: Chain())
+    chains.CeleryDispatcher(app, marks).dispatch("job_1", "voice")
+    assert seen_at_send == [True]
+    assert not marks.present("job_1", "voice")  # nothing stale left for the reconciler
+
+
+def test_a_failed_send_leaves_no_mark(app, monkeypatch) -> None:
+    """A send that raises removes its mark again, so the reconciler re-sends the stage."""
+    from store.dispatch import MemoryDispatchMarks
+    from worker import chains
+
+    marks = MemoryDispatchMarks()
+
+    class Chain:
+        def apply_async(self) -> None:
+            raise ConnectionError("broker away")
+
+    monkeypatch.setattr(chains, "build_chain", lambda *args: Chain())
+    with pytest.raises(ConnectionError):
+        chains.CeleryDispatcher(app, marks).dispatch("job_1", None)
+    assert not marks.present("job_1", "script")

@@ -121,3 +121,44 @@ def test_hopeless_stages_fail_their_job_with_the_reason(services: Services, star
         job = session.get(Job, job_id)
         assert (job.status, job.error_stage, job.error_code) == ("failed", "script", code)
     assert services.locks.holder(project_id) is None
+
+
+class _RivalTakesOverAfterGet:
+    """A Redis client on which the leader key expires, and a rival takes it, right after any
+    GET a Python caller makes: the window a check-then-extend leadership leaves open."""
+
+    def __init__(self, client, key: str) -> None:  # type: ignore[no-untyped-def]
+        self.client = client
+        self.key = key
+
+    def get(self, key):  # type: ignore[no-untyped-def]
+        value = self.client.get(key)
+        if key == self.key:
+            self.client.set(key, "rival", px=60_000)
+        return value
+
+    def __getattr__(self, name):  # type: ignore[no-untyped-def]
+        return getattr(self.client, name)
+
+
+def test_leadership_check_and_extension_are_one_step(redis_url: str) -> None:
+    """A reconciler that is told it leads really holds the key: no rival slips in between."""
+    import redis
+
+    from worker.reconcile import Leadership
+
+    client = redis.Redis.from_url(redis_url)
+    prefix = f"vftest-lead-{utcnow().timestamp()}"
+    try:
+        racing = _RivalTakesOverAfterGet(client, f"{prefix}:reconciler")
+        leader = Leadership(racing, prefix, ttl=5)
+        assert leader.hold()  # free: taken
+        for _ in range(3):
+            held = leader.hold()  # already ours: extended
+            assert held and client.get(f"{prefix}:reconciler") == leader.token.encode()
+        client.set(f"{prefix}:reconciler", "rival", px=60_000)
+        assert not leader.hold()
+        assert client.get(f"{prefix}:reconciler") == b"rival"
+    finally:
+        client.delete(f"{prefix}:reconciler")
+        client.close()

@@ -146,7 +146,7 @@ def test_a_retried_job_resumes_at_its_failed_stage(embedded_settings: Settings,
     fixed = _services(embedded_settings)
     try:
         with session_scope(fixed.sessions) as session:
-            assert job_store.reopen_failed_job(session, job_id) == "voice"
+            assert job_store.reopen_job(session, job_id) == "voice"
         reopened = _job(fixed, job_id)
         assert (reopened.status, reopened.error_stage, reopened.finished_at) == ("queued", None,
                                                                                  None)
@@ -170,4 +170,4 @@ def test_only_a_failed_job_can_be_reopened(embedded_settings: Settings, make_job
     services = _services(embedded_settings)
     job_id = make_job(services)
     with session_scope(services.sessions) as session, pytest.raises(ValueError, match="queued"):
-        job_store.reopen_failed_job(session, job_id)
+        job_store.reopen_job(session, job_id)
