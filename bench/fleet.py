@@ -129,6 +129,24 @@ def tree_cpu_seconds(pids: list[int]) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_ticks() -> tuple[int, int] | None:
+    """(busy, total) jiffies of the whole machine since boot; None off Linux."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return None
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def machine_cores(before: tuple[int, int] | None, after: tuple[int, int] | None
+                  ) -> float | None:
+    """Mean busy cores of the whole machine between two `cpu_ticks()` readings."""
+    if before is None or after is None or after[1] <= before[1]:
+        return None
+    return (os.cpu_count() or 1) * (after[0] - before[0]) / (after[1] - before[1])
+
+
 @contextmanager
 def fresh_database(admin_url: str, name: str) -> Iterator[str]:
     """An empty Postgres database (its SQLAlchemy URL), dropped afterwards."""

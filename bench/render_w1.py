@@ -18,6 +18,7 @@ import shlex
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -32,7 +33,7 @@ from bench.w1_inputs import (  # noqa: E402
 )
 from pipeline.captions import build_captions  # noqa: E402
 from pipeline.check import check_output  # noqa: E402
-from pipeline.presets import get_preset  # noqa: E402
+from pipeline.presets import Preset, get_preset  # noqa: E402
 from pipeline.render import RenderOptions, output_preset, render_timeline  # noqa: E402
 from pipeline.timeline import (  # noqa: E402
     END_CARD_SECONDS,
@@ -45,7 +46,21 @@ from pipeline.types import Scene, SceneTiming, Script, Voiceover  # noqa: E402
 SCENE_SECONDS = 6.0
 
 
-def _w1(work: Path, seconds: int) -> tuple:
+@dataclass(frozen=True)
+class W1Parts:
+    """What W1's timeline is built from, as the render stage gets it from earlier stages."""
+
+    script: Script
+    voiceover: Voiceover
+    voice_wav: Path
+    captions_ass: Path
+    stills: tuple[Path, ...]
+    music: Path
+    price: Price
+    preset: Preset
+
+
+def w1_parts(work: Path, seconds: int) -> W1Parts:
     """Inputs of W1 at a duration: stills, voiceover and words, music, captions, script."""
     scenes = max(1, round(seconds / SCENE_SECONDS))
     stills = make_stills(work / "stills", scenes)
@@ -64,10 +79,18 @@ def _w1(work: Path, seconds: int) -> tuple:
                     "Shop now", ("#mug", "#kitchen"))
     preset = get_preset("tiktok")
     captions = build_captions(words, preset, work / "captions")["ass"]
-    timeline = build_timeline(script, voice, wav, preset,
-                              media=[MediaItem(path, "still") for path in stills],
-                              captions=captions, music=music, price=Price("$29.99", "$19.99"))
-    return timeline, preset
+    return W1Parts(script, voice, wav, captions, tuple(stills), music,
+                   Price("$29.99", "$19.99"), preset)
+
+
+def _w1(work: Path, seconds: int) -> tuple:
+    """W1's timeline at a duration, and its preset."""
+    parts = w1_parts(work, seconds)
+    timeline = build_timeline(parts.script, parts.voiceover, parts.voice_wav, parts.preset,
+                              media=[MediaItem(path, "still") for path in parts.stills],
+                              captions=parts.captions_ass, music=parts.music,
+                              price=parts.price)
+    return timeline, parts.preset
 
 
 def _keep(root: Path, seconds: int, quality: str) -> None:
