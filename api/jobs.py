@@ -16,10 +16,10 @@ from api.media_response import serve_object
 from api.profiles import brand_snapshot
 from api.schemas import JobCreate, MediaItemIn, json_body
 from api.uploads import find_upload
-from pipeline.language import detect_language
-from pipeline.presets import PRESETS
+from pipeline.render.presets import PRESETS
 from pipeline.sequence import STAGE_NAMES
-from pipeline.text import clean_text, has_words
+from pipeline.text.clean import clean_text, has_words
+from pipeline.text.language import detect_language
 from pipeline.types import StageError
 from store import jobs as job_store
 from store.accounts import default_profile, owned_profile

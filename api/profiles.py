@@ -19,7 +19,7 @@ from api.context import db_session, services
 from api.errors import ApiError
 from api.schemas import ProfileUpdate, json_body
 from api.uploads import check_audio, check_image, receive_body, stored_name
-from pipeline.audio_mix import MUSIC_EXTENSIONS
+from pipeline.render.audio_mix import MUSIC_EXTENSIONS
 from store.accounts import owned_profile
 from store.models import Profile
 

@@ -24,7 +24,7 @@ from werkzeug.utils import secure_filename
 from api.auth import require_account
 from api.context import db_session, services
 from api.errors import ApiError
-from pipeline.stills import MAX_PIXELS
+from pipeline.render.stills import MAX_PIXELS
 from pipeline.tools import ToolError, run
 from store.models import Upload, new_id
 from store.settings import Settings
@@ -43,7 +43,7 @@ _UPLOAD_ID = re.compile(r"upl_[0-9a-f]{24}")
 _MAX_STEM = 80
 
 # Name endings a stored file may keep, per detected format; the first is used otherwise.
-# The music bed is chosen by ending (pipeline.audio_mix.MUSIC_EXTENSIONS), so it matters.
+# The music bed is chosen by ending (pipeline.render.audio_mix.MUSIC_EXTENSIONS), so it matters.
 _IMAGE_SUFFIXES = {"JPEG": (".jpg", ".jpeg"), "MPO": (".jpg", ".jpeg"), "PNG": (".png",),
                    "WEBP": (".webp",)}
 _VIDEO_SUFFIXES = {"mov": (".mp4", ".mov", ".m4v"), "matroska": (".mkv", ".webm")}

@@ -7,8 +7,8 @@ from flask.typing import ResponseReturnValue
 
 from api.auth import require_account
 from api.context import services
-from pipeline.language import base_language
-from pipeline.voices import catalogue
+from pipeline.text.language import base_language
+from pipeline.voice.catalogue import catalogue
 
 bp = Blueprint("voices", __name__, url_prefix="/v1/voices")
 

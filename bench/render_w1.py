@@ -31,11 +31,11 @@ from bench.w1_inputs import (  # noqa: E402
     make_stills,
     make_voiceover,
 )
-from pipeline.captions import build_captions  # noqa: E402
-from pipeline.check import check_output  # noqa: E402
-from pipeline.presets import Preset, get_preset  # noqa: E402
-from pipeline.render import RenderOptions, output_preset, render_timeline  # noqa: E402
-from pipeline.timeline import (  # noqa: E402
+from pipeline.captions.build import build_captions  # noqa: E402
+from pipeline.render.check import check_output  # noqa: E402
+from pipeline.render.compositor import RenderOptions, output_preset, render_timeline  # noqa: E402
+from pipeline.render.presets import Preset, get_preset  # noqa: E402
+from pipeline.render.timeline import (  # noqa: E402
     END_CARD_SECONDS,
     MediaItem,
     Price,

@@ -20,12 +20,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.measure import energy_onsets, onset_errors, read_wav  # noqa: E402
-from pipeline.normalize import normalise_tokens  # noqa: E402
-from pipeline.script import generate_script  # noqa: E402
+from pipeline.script.template import generate_script  # noqa: E402
+from pipeline.text.normalize import normalise_tokens  # noqa: E402
 from pipeline.types import IdeaSource, Scene, Script  # noqa: E402
-from pipeline.voice import VoiceEngine, synthesize_script  # noqa: E402
-from pipeline.voice_espeak import EspeakVoice  # noqa: E402
-from pipeline.voice_piper import PiperVoiceEngine  # noqa: E402
+from pipeline.voice.espeak import EspeakVoice  # noqa: E402
+from pipeline.voice.piper import PiperVoiceEngine  # noqa: E402
+from pipeline.voice.synthesis import VoiceEngine, synthesize_script  # noqa: E402
 
 
 def _script(words: int = 200) -> Script:

@@ -17,12 +17,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from pipeline.presets import Preset
-from pipeline.render import encoder_args
+from pipeline.render.compositor import encoder_args
+from pipeline.render.presets import Preset
 from pipeline.tools import run
 from pipeline.types import Scene, Script, WordTiming
-from pipeline.voice import synthesize_script
-from pipeline.voice_espeak import EspeakVoice
+from pipeline.voice.espeak import EspeakVoice
+from pipeline.voice.synthesis import synthesize_script
 
 SCENE_SECONDS = 6.0
 WORDS_PER_SECOND = 2.5

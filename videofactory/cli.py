@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from pipeline.presets import PRESETS
+from pipeline.render.presets import PRESETS
 from store.settings import Settings, SettingsError
 
 log = logging.getLogger("videofactory")
@@ -338,8 +338,8 @@ def voices() -> None:
 @click.pass_context
 def list_voices(ctx: click.Context, language: str | None) -> None:
     """Installed and downloadable voices: engine, name, language, quality, installed."""
-    from pipeline.language import base_language
-    from pipeline.voices import catalogue
+    from pipeline.text.language import base_language
+    from pipeline.voice.catalogue import catalogue
 
     settings = _settings(ctx)
     for voice in catalogue(settings.voices_dir):
@@ -356,7 +356,7 @@ def list_voices(ctx: click.Context, language: str | None) -> None:
 def install_voice(ctx: click.Context, name: str) -> None:
     """Download a Piper voice (e.g. en_US-lessac-medium) into VOICES_DIR."""
     from pipeline.types import StageError
-    from pipeline.voices import install_piper_voice
+    from pipeline.voice.catalogue import install_piper_voice
 
     settings = _settings(ctx)
     try:

@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from sqlalchemy import select
 
-from pipeline.render import render_timeline
+from pipeline.render.compositor import render_timeline
 from pipeline.sequence import STAGE_NAMES
 from pipeline.types import no_progress
 from store import jobs as job_store

@@ -11,32 +11,32 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from pipeline.audio_mix import pick_music
-from pipeline.captions import build_captions, caption_style
-from pipeline.check import check_output
-from pipeline.normalize import normalise_tokens
-from pipeline.presets import get_preset
-from pipeline.publish import ExportFolderPublisher, Publisher, StoreExportPublisher
-from pipeline.render import RenderOptions, render_timeline
-from pipeline.script import generate_script
-from pipeline.timeline import Brand, MediaItem, Price, Timeline, build_timeline
+from pipeline.captions.build import build_captions, caption_style
+from pipeline.captions.transcribe import align, load_whisper, transcribe
+from pipeline.publish.export import ExportFolderPublisher, Publisher, StoreExportPublisher
+from pipeline.render.audio_mix import pick_music
+from pipeline.render.check import check_output
+from pipeline.render.compositor import RenderOptions, render_timeline
+from pipeline.render.presets import get_preset
+from pipeline.render.timeline import Brand, MediaItem, Price, Timeline, build_timeline
+from pipeline.script.template import generate_script
+from pipeline.sources.idea import read_source
+from pipeline.text.normalize import normalise_tokens
 from pipeline.tools import Stopped
-from pipeline.transcribe import align, load_whisper, transcribe
 from pipeline.types import (
-    IdeaSource,
     ProgressCallback,
     Script,
     StageError,
     Voiceover,
     WordTiming,
 )
-from pipeline.voice import synthesize_script
-from pipeline.voice_engines import (
+from pipeline.voice.engines import (
     VoiceDefaults,
     VoiceOptions,
     build_engine,
     resolve_voice,
 )
+from pipeline.voice.synthesis import synthesize_script
 from store.media import MediaStorage, artifact_key
 from store.settings import Settings
 
@@ -114,12 +114,8 @@ def _store_json(ctx: StageContext, key: str, data: Any) -> None:
 
 
 def run_script(ctx: StageContext, job: JobInput) -> dict[str, str]:
-    """Idea → script.json."""
-    if job.source.get("type") != "idea":
-        raise StageError("script", "unsupported_source",
-                         f"source type {job.source.get('type')!r} is not supported yet")
-    script = generate_script(IdeaSource(idea=job.source["idea"],
-                                        language=job.options.get("language")))
+    """Source → script.json."""
+    script = generate_script(read_source(job.source, job.options.get("language")))
     keys = outputs_of("script", job.job_id)
     _store_json(ctx, keys["script"], script.to_dict())
     ctx.on_progress(1.0)

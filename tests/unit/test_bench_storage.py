@@ -11,7 +11,7 @@ import pytest
 
 from bench.render_w1 import W1Parts, w1_parts
 from bench.storage import TimedMedia, settings_for, store_inputs
-from pipeline.timeline import MediaItem, build_timeline
+from pipeline.render.timeline import MediaItem, build_timeline
 from store.media import LocalMediaStorage
 from worker.stages import StageContext, job_timeline
 

@@ -41,7 +41,7 @@ def offline(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         tried.append(str(url))
         raise urllib.error.URLError("network is unreachable (test)")
 
-    monkeypatch.setattr("pipeline.voices.urllib.request.urlopen", refuse)
+    monkeypatch.setattr("pipeline.voice.catalogue.urllib.request.urlopen", refuse)
     assert urllib.request.urlopen is refuse
     return tried
 

@@ -20,7 +20,7 @@ from bench.w1_inputs import (
     narration,
     scene_count,
 )
-from pipeline.presets import get_preset
+from pipeline.render.presets import get_preset
 from pipeline.tools import probe
 
 SECONDS = 6.0

@@ -11,7 +11,7 @@ import pytest
 from flask.testing import FlaskClient
 from PIL import Image
 
-from pipeline.audio_mix import pick_music
+from pipeline.render.audio_mix import pick_music
 from store.models import Job, Profile
 from store.services import Services
 from tests.unit.api.conftest import Api, new_account

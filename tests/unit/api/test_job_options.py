@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from pipeline.voice_engines import VoiceOptions
+from pipeline.voice.engines import VoiceOptions
 from store.models import Job, Project
 from store.services import Services
 from tests.support.tiny_piper import build_tiny_piper_voice

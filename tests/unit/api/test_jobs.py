@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import delete, func, select
 
 from api.app import create_app
-from pipeline.presets import PRESETS
+from pipeline.render.presets import PRESETS
 from pipeline.sequence import STAGE_NAMES, STAGE_SEQUENCE
 from store import jobs as job_store
 from store.db import session_scope
@@ -246,7 +246,7 @@ def test_preset_defaults_to_tiktok(api: Api, services: Services) -> None:
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))
 def test_every_known_preset_is_accepted(api: Api, services: Services, preset: str) -> None:
-    """Each preset in pipeline.presets can be requested."""
+    """Each preset in pipeline.render.presets can be requested."""
     response = api.create_job(_body(preset=preset))
     assert response.status_code == 202, response.json
     job = _job(services, response.json["id"])

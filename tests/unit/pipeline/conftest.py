@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.presets import Preset, get_preset
+from pipeline.render.presets import Preset, get_preset
 from pipeline.types import Scene, Script
-from pipeline.voice_espeak import EspeakVoice
+from pipeline.voice.espeak import EspeakVoice
 
 # Emoji and the invisible characters that build emoji sequences; none may reach speech or screen.
 EMOJI_IDEAS = {

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline import transcribe as transcribe_module
-from pipeline.transcribe import EDGE_WORD_SECONDS, align, normalise_word
+import pipeline.captions.transcribe as transcribe_module
+from pipeline.captions.transcribe import EDGE_WORD_SECONDS, align, normalise_word
 from pipeline.types import StageError, WordTiming
-from pipeline.voice import speech_tokens
+from pipeline.voice.synthesis import speech_tokens
 
 
 def heard(*words: tuple[str, float, float]) -> list[WordTiming]:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.audio_mix import (
+from pipeline.render.audio_mix import (
     MAX_TRUE_PEAK_DBTP,
     SILENCE_LUFS,
     LoudnessReport,

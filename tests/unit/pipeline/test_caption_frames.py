@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.captions import write_ass
-from pipeline.presets import get_preset
+from pipeline.captions.build import write_ass
+from pipeline.render.presets import get_preset
 from pipeline.types import CaptionGroup, WordTiming
 
 PRESET = get_preset("tiktok")

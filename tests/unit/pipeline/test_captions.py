@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.captions import (
+from pipeline.captions.build import (
     HOLD_GAP_SECONDS,
     MAX_CHARS,
     MAX_WORDS,
@@ -24,11 +24,11 @@ from pipeline.captions import (
     write_srt,
     write_vtt,
 )
-from pipeline.presets import PRESETS, Preset, get_preset
-from pipeline.script import generate_script
+from pipeline.render.presets import PRESETS, Preset, get_preset
+from pipeline.script.template import generate_script
 from pipeline.types import CaptionGroup, IdeaSource, Voiceover, WordTiming
-from pipeline.voice import synthesize_script
-from pipeline.voice_espeak import EspeakVoice
+from pipeline.voice.espeak import EspeakVoice
+from pipeline.voice.synthesis import synthesize_script
 
 SENTENCE_ENDS = (".", "!", "?", "。", "！", "？", "؟", "…", ":", ";")
 _TIME = r"(\d+:\d\d:\d\d\.\d\d)"

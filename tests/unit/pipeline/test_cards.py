@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.ass import ass_colour, ass_escape, ass_time
-from pipeline.cards import FADE_MS, text_anchor, write_cards_ass
-from pipeline.fonts import dominant_script, family_for, needs_character_wrap
-from pipeline.presets import PRESETS, Preset, get_preset
-from pipeline.timeline import Brand, TextLayer
+from pipeline.captions.ass import ass_colour, ass_escape, ass_time
+from pipeline.render.cards import FADE_MS, text_anchor, write_cards_ass
+from pipeline.render.fonts import dominant_script, family_for, needs_character_wrap
+from pipeline.render.presets import PRESETS, Preset, get_preset
+from pipeline.render.timeline import Brand, TextLayer
 
 TIKTOK = get_preset("tiktok")
 _DIALOGUE = re.compile(r"^Dialogue: 0,([\d:.]+),([\d:.]+),(\w+),,0,0,0,,(.*)$")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.check import PROPERTIES, check_output, top_level_atoms
-from pipeline.presets import Preset, get_preset
+from pipeline.render.check import PROPERTIES, check_output, top_level_atoms
+from pipeline.render.presets import Preset, get_preset
 
 WIDTH, HEIGHT, SECONDS = 160, 284, 2
 # Pink noise plus a tone, gained to about -14 LUFS with its true peak near -5.5 dBTP.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.language import detect_language
+from pipeline.text.language import detect_language
 
 # Short product ideas the fast detector used to give to Dutch, Swedish, Danish or Romanian.
 SHORT_ENGLISH = ["Why kites fly", "Best running shoes", "Summer dresses on sale",

@@ -6,9 +6,9 @@ import random
 
 import pytest
 
-from pipeline.normalize import is_abbreviation, normalise_tokens, spoken_form, strip_unspoken
-from pipeline.voice import speech_tokens
-from pipeline.voice_espeak import EspeakVoice
+from pipeline.text.normalize import is_abbreviation, normalise_tokens, spoken_form, strip_unspoken
+from pipeline.voice.espeak import EspeakVoice
+from pipeline.voice.synthesis import speech_tokens
 
 # (language, written token, spoken form), grouped by what is being read.
 NUMBERS = [

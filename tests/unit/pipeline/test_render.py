@@ -20,12 +20,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.audio_mix import LUFS_TOLERANCE, MAX_TRUE_PEAK_DBTP, TARGET_LUFS, measure_loudness
-from pipeline.captions import build_captions, caption_anchor, group_words
-from pipeline.cards import text_anchor
-from pipeline.check import PROPERTIES, check_output
-from pipeline.presets import PRESETS, Preset, get_preset
-from pipeline.render import (
+from pipeline.captions.build import build_captions, caption_anchor, group_words
+from pipeline.render.audio_mix import (
+    LUFS_TOLERANCE,
+    MAX_TRUE_PEAK_DBTP,
+    TARGET_LUFS,
+    measure_loudness,
+)
+from pipeline.render.cards import text_anchor
+from pipeline.render.check import PROPERTIES, check_output
+from pipeline.render.compositor import (
     LOGO_WIDTH,
     QUALITIES,
     PreparedVisual,
@@ -37,11 +41,12 @@ from pipeline.render import (
     plan_pieces,
     render_timeline,
 )
-from pipeline.timeline import Brand, MediaItem, Price, Timeline, build_timeline
+from pipeline.render.presets import PRESETS, Preset, get_preset
+from pipeline.render.timeline import Brand, MediaItem, Price, Timeline, build_timeline
 from pipeline.tools import ToolError, probe
 from pipeline.types import CaptionGroup, Scene, SceneTiming, Script, Voiceover
-from pipeline.voice import synthesize_script
-from pipeline.voice_espeak import EspeakVoice
+from pipeline.voice.espeak import EspeakVoice
+from pipeline.voice.synthesis import synthesize_script
 
 FPS = 30
 BRAND = Brand()  # the default look: FF5E62 badges, FFE500 accent, white text

@@ -18,8 +18,7 @@ import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 from PIL import Image, ImageDraw
 
-from pipeline.presets import Preset
-from pipeline.render import (
+from pipeline.render.compositor import (
     PAN_ZOOM,
     RenderOptions,
     _prepare,
@@ -27,7 +26,8 @@ from pipeline.render import (
     plan_pieces,
     render_timeline,
 )
-from pipeline.timeline import KEN_BURNS_ZOOM, MediaItem, Timeline, build_timeline
+from pipeline.render.presets import Preset
+from pipeline.render.timeline import KEN_BURNS_ZOOM, MediaItem, Timeline, build_timeline
 from pipeline.types import Scene, SceneTiming, Script, Voiceover
 
 FPS = 30

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from pipeline.script import TemplateScriptGenerator, generate_script
-from pipeline.text import has_words
+from pipeline.script.template import TemplateScriptGenerator, generate_script
+from pipeline.text.clean import has_words
 from pipeline.types import IdeaSource, Scene, Script, StageError
 
 

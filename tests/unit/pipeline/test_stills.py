@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from pipeline.stills import fill_frame
+from pipeline.render.stills import fill_frame
 from pipeline.types import StageError
 
 FRAME = (270, 480)  # a 9:16 frame, small so each test takes milliseconds

@@ -6,7 +6,7 @@ import unicodedata
 
 import pytest
 
-from pipeline.text import clean_text, has_words, strip_emoji
+from pipeline.text.clean import clean_text, has_words, strip_emoji
 
 
 def test_clean_text_normalises_to_nfc() -> None:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.presets import get_preset
-from pipeline.timeline import (
+from pipeline.render.presets import get_preset
+from pipeline.render.timeline import (
     END_CARD_SECONDS,
     MAX_VISUAL_SECONDS,
     TITLE_MIN_SECONDS,
@@ -97,7 +97,7 @@ def test_brand_palettes_use_the_brand_colours(tmp_path: Path) -> None:
     """Generated backgrounds of a branded profile are gradients of its own colours."""
     from PIL import Image
 
-    from pipeline.visuals import brand_palettes, render_background
+    from pipeline.render.visuals import brand_palettes, render_background
 
     palettes = brand_palettes("#0044FF", "#FFAA00")
     render_background(0, 90, 160, tmp_path / "b.jpg", palettes=palettes)

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.render import RenderOptions, render_timeline
-from pipeline.timeline import MediaItem, build_timeline
-from pipeline.transcribe import _decode_audio
+from pipeline.captions.transcribe import _decode_audio
+from pipeline.render.compositor import RenderOptions, render_timeline
+from pipeline.render.timeline import MediaItem, build_timeline
 from pipeline.types import Scene, SceneTiming, Script, Voiceover
 from store.settings import Settings
 from worker.stages import render_options

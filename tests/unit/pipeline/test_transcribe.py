@@ -18,8 +18,8 @@ import pytest
 import torch
 import whisper
 
-from pipeline import transcribe as transcribe_module
-from pipeline.transcribe import (
+import pipeline.captions.transcribe as transcribe_module
+from pipeline.captions.transcribe import (
     align,
     device_and_precision,
     load_whisper,
@@ -27,7 +27,7 @@ from pipeline.transcribe import (
     transcribe,
 )
 from pipeline.types import StageError, WordTiming
-from pipeline.voice import speech_tokens
+from pipeline.voice.synthesis import speech_tokens
 from tests.support.tiny_whisper import build_tiny_whisper
 
 # whisper's tokenizer reads its .tiktoken vocabulary with open() and never closes it; the
@@ -287,7 +287,7 @@ def test_official_name_with_other_shape_keeps_default_heads(
         tiny_checkpoint: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """A file under an official name but shaped otherwise still loads, with a warning."""
     (tmp_path / "base.pt").write_bytes(tiny_checkpoint.read_bytes())
-    with caplog.at_level(logging.WARNING, logger="pipeline.transcribe"):
+    with caplog.at_level(logging.WARNING, logger="pipeline.captions.transcribe"):
         loaded = load_whisper("base", tmp_path, download=False)
     assert loaded.alignment_heads.to_dense().all()  # 1 layer: every head of it, the default
     assert "not shaped like the official 'base'" in caplog.text
@@ -303,9 +303,9 @@ def test_unreadable_checkpoint_says_to_download_again(tmp_path: Path) -> None:
 
 
 def test_importing_the_module_loads_neither_torch_nor_whisper() -> None:
-    """`import pipeline.transcribe` stays cheap: torch and whisper wait until first use."""
+    """`import pipeline.captions.transcribe` stays cheap: torch and whisper wait until first use."""
     done = subprocess.run(
-        [sys.executable, "-c", "import sys, pipeline.transcribe; "
+        [sys.executable, "-c", "import sys, pipeline.captions.transcribe; "
          "print(sorted({'torch', 'whisper', 'numpy'} & set(sys.modules)))"],
         capture_output=True, text=True, check=True, timeout=60)
     assert done.stdout.strip() == "[]"

@@ -11,17 +11,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.script import generate_script
-from pipeline.text import has_words
+from pipeline.script.template import generate_script
+from pipeline.text.clean import has_words
 from pipeline.types import IdeaSource, Scene, Script, StageError, Voiceover
-from pipeline.voice import (
+from pipeline.voice.espeak import EspeakVoice
+from pipeline.voice.synthesis import (
     SCENE_PAUSE_SECONDS,
     Speech,
     _fill_missing_starts,
     speech_tokens,
     synthesize_script,
 )
-from pipeline.voice_espeak import EspeakVoice
 
 # --- speech_tokens ---------------------------------------------------------------------------
 

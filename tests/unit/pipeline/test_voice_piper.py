@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from pipeline.types import Scene, Script, StageError
-from pipeline.voice import split_sentences, synthesize_script
-from pipeline.voice_piper import PiperVoiceEngine, _load_voice
+from pipeline.voice.piper import PiperVoiceEngine, _load_voice
+from pipeline.voice.synthesis import split_sentences, synthesize_script
 from tests.support.tiny_piper import HOP, SAMPLE_RATE, TONE_HZ, build_tiny_piper_voice
 
 

@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 
 from bench.measure import energy_onsets, onset_errors, read_wav
-from pipeline.captions import build_captions
-from pipeline.normalize import normalise_tokens
-from pipeline.presets import get_preset
+from pipeline.captions.build import build_captions
+from pipeline.render.presets import get_preset
+from pipeline.text.normalize import normalise_tokens
 from pipeline.types import Scene, Script
-from pipeline.voice import speech_tokens, synthesize_script
-from pipeline.voice_espeak import EspeakVoice
+from pipeline.voice.espeak import EspeakVoice
+from pipeline.voice.synthesis import speech_tokens, synthesize_script
 
 SENTENCE = ("The new ceramic mug costs €19.99 and holds 350 ml. Café crème, naïve déjà vu, "
             "only today!")

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import voices
+import pipeline.voice.catalogue as voices
 from pipeline.types import StageError
-from pipeline.voice_engines import VoiceDefaults, VoiceOptions, build_engine, resolve_voice
-from pipeline.voice_espeak import EspeakVoice
-from pipeline.voice_piper import PiperVoiceEngine
-from pipeline.voices import catalogue, choose_voice, install_piper_voice, piper_urls
+from pipeline.voice.catalogue import catalogue, choose_voice, install_piper_voice, piper_urls
+from pipeline.voice.engines import VoiceDefaults, VoiceOptions, build_engine, resolve_voice
+from pipeline.voice.espeak import EspeakVoice
+from pipeline.voice.piper import PiperVoiceEngine
 from tests.support.tiny_piper import build_tiny_piper_voice
 
 

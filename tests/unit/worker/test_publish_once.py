@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from pipeline.publish import ExportFolderPublisher
+from pipeline.publish.export import ExportFolderPublisher
 from store import jobs as job_store
 from store.accounts import create_account
 from store.db import session_scope

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.types import StageError
-from pipeline.voice import Speech
+from pipeline.voice.synthesis import Speech
 
 _LOAD_LOCK = threading.Lock()
 _WORD_BREAK = " "

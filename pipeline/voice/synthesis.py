@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from pipeline.normalize import is_abbreviation, strip_unspoken
-from pipeline.text import clean_text, has_words
+from pipeline.text.clean import clean_text, has_words
+from pipeline.text.normalize import is_abbreviation, strip_unspoken
 from pipeline.types import (
     ProgressCallback,
     SceneTiming,

@@ -6,9 +6,9 @@ import hashlib
 import re
 from typing import Protocol
 
-from pipeline.language import base_language, detect_language
-from pipeline.templates import TEMPLATES
-from pipeline.text import clean_text, has_words
+from pipeline.script.templates import TEMPLATES
+from pipeline.text.clean import clean_text, has_words
+from pipeline.text.language import base_language, detect_language
 from pipeline.types import IdeaSource, Scene, Script, StageError
 
 _TRAILING_PUNCTUATION = ".!?。！？…,;:؟"

@@ -22,7 +22,7 @@ from babel.numbers import format_decimal, get_currency_name, get_decimal_symbol
 from babel.units import UnknownUnitError, format_unit
 from num2words import CONVERTER_CLASSES, num2words
 
-from pipeline.text import strip_emoji
+from pipeline.text.clean import strip_emoji
 
 # --- text shown and spoken ---------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pipeline.presets import Preset
+from pipeline.render.presets import Preset
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,10 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline.ass import AssStyle, ass_colour, ass_document, ass_escape, dialogue
-from pipeline.fonts import DEFAULT_FAMILY, family_for, needs_character_wrap
-from pipeline.presets import Preset
-from pipeline.timeline import Brand, TextLayer
+from pipeline.captions.ass import AssStyle, ass_colour, ass_document, ass_escape, dialogue
+from pipeline.render.fonts import DEFAULT_FAMILY, family_for, needs_character_wrap
+from pipeline.render.presets import Preset
+from pipeline.render.timeline import Brand, TextLayer
 
 FADE_MS = 200
 # Vertical centre of each kind of text, as a fraction of the frame height.

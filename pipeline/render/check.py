@@ -10,8 +10,13 @@ import json
 import struct
 from pathlib import Path
 
-from pipeline.audio_mix import LUFS_TOLERANCE, MAX_TRUE_PEAK_DBTP, TARGET_LUFS, measure_loudness
-from pipeline.presets import Preset
+from pipeline.render.audio_mix import (
+    LUFS_TOLERANCE,
+    MAX_TRUE_PEAK_DBTP,
+    TARGET_LUFS,
+    measure_loudness,
+)
+from pipeline.render.presets import Preset
 from pipeline.tools import ToolError, probe, run
 from pipeline.types import MediaInfo
 

@@ -20,14 +20,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO
 
-from pipeline.audio_mix import mix_audio
-from pipeline.cards import write_cards_ass
-from pipeline.presets import Preset
-from pipeline.stills import aspect_difference, fill_frame
-from pipeline.timeline import KEN_BURNS_ZOOM, Brand, Timeline, Visual
+from pipeline.render.audio_mix import mix_audio
+from pipeline.render.cards import write_cards_ass
+from pipeline.render.presets import Preset
+from pipeline.render.stills import aspect_difference, fill_frame
+from pipeline.render.timeline import KEN_BURNS_ZOOM, Brand, Timeline, Visual
+from pipeline.render.visuals import PALETTES, brand_palettes, render_background
 from pipeline.tools import ToolError, checkpoint, probe, supervised, wait_supervised
 from pipeline.types import ProgressCallback, no_progress
-from pipeline.visuals import PALETTES, brand_palettes, render_background
 
 QUALITIES = ("draft", "standard", "high")
 LOGO_WIDTH = 0.14  # of the frame width

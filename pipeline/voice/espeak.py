@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 
 from pipeline.types import StageError
-from pipeline.voice import Speech
+from pipeline.voice.synthesis import Speech
 
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
 _INITIALIZE_DONT_EXIT = 0x8000

@@ -8,9 +8,9 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from pipeline.ass import AssStyle, ass_colour, ass_document, ass_escape, dialogue
-from pipeline.fonts import DEFAULT_FAMILY, family_for
-from pipeline.presets import Preset
+from pipeline.captions.ass import AssStyle, ass_colour, ass_document, ass_escape, dialogue
+from pipeline.render.fonts import DEFAULT_FAMILY, family_for
+from pipeline.render.presets import Preset
 from pipeline.types import CaptionGroup, WordTiming
 
 MAX_WORDS = 3

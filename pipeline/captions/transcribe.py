@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.tools import ToolError, run
 from pipeline.types import StageError, WordTiming
-from pipeline.voice import speech_tokens
+from pipeline.voice.synthesis import speech_tokens
 
 if TYPE_CHECKING:
     import numpy as np

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.language import base_language
+from pipeline.text.language import base_language
 from pipeline.types import StageError
 
 # Piper's official voice repository; `<lang>_<REGION>-<name>-<quality>` names its voices.

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.types import StageError
-from pipeline.voice import VoiceEngine
-from pipeline.voice_espeak import EspeakVoice
-from pipeline.voice_piper import PiperVoiceEngine
-from pipeline.voices import PIPER_NAME, VoiceChoice, choose_voice, install_piper_voice
+from pipeline.voice.catalogue import PIPER_NAME, VoiceChoice, choose_voice, install_piper_voice
+from pipeline.voice.espeak import EspeakVoice
+from pipeline.voice.piper import PiperVoiceEngine
+from pipeline.voice.synthesis import VoiceEngine
 
 ENGINES = ("auto", "piper", "espeak")
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.presets import Preset
+from pipeline.render.presets import Preset
 from pipeline.types import Script, StageError, Voiceover
 
 # Visuals change at least this often; a longer scene is shown as several visuals.

@@ -1,0 +1,8 @@
+"""The script stage: a source becomes a Script. Generators plug in as ScriptGenerator."""
+
+from pipeline._exports import lazy_exports
+
+__all__ = ["ScriptGenerator", "generate_script"]
+__getattr__ = lazy_exports(__name__, {
+    "ScriptGenerator": "pipeline.script.template", "generate_script": "pipeline.script.template",
+})
