@@ -24,6 +24,7 @@ from pipeline.types import StageError
 from store import jobs as job_store
 from store.accounts import default_profile, owned_profile
 from store.models import Job, Profile, Project
+from worker.routing import STAGE_QUEUES
 from worker.stages import job_voice_options, resolve_voice, voice_defaults
 
 log = logging.getLogger(__name__)
@@ -156,7 +157,7 @@ def create_job() -> ResponseReturnValue:
         profile = session.get(Profile, project.profile_id) or profile
     job = job_store.create_job(
         session, account_id=g.account.id, profile_id=profile.id, project_id=project.id,
-        source=body.source.model_dump(exclude_none=True), preset=body.preset,
+        source=body.source.model_dump(exclude_none=True), preset=body.preset, queues=STAGE_QUEUES,
         options=_job_options(body, profile),
     )
     _lock_project(job)

@@ -1,4 +1,7 @@
-"""The stage sequence, defined once: order, queue, progress weight and time limits."""
+"""The stage sequence, defined once: the stages' order and their share of a job's progress.
+
+How the fleet runs them (queues, priorities, time limits) is worker/routing.py's concern.
+"""
 
 from __future__ import annotations
 
@@ -9,32 +12,20 @@ from pipeline.types import StageName
 
 @dataclass(frozen=True)
 class StageSpec:
-    """How one stage runs in the fleet."""
+    """One stage of the sequence."""
 
     name: StageName
-    queue: str  # "gpu" for model inference, "cpu" for the rest
     weight: int  # share of the job's overall progress, in percent
-    soft_time_limit: float  # seconds; the stage is told to stop and fails with a reason
-    time_limit: float  # seconds; the worker process is killed
 
 
 STAGE_SEQUENCE: tuple[StageSpec, ...] = (
-    StageSpec(StageName.SCRIPT, "cpu", 5, 120, 150),
-    StageSpec(StageName.VOICE, "gpu", 15, 600, 660),
-    StageSpec(StageName.CAPTIONS, "gpu", 5, 300, 360),
-    StageSpec(StageName.RENDER, "cpu", 70, 1800, 1900),
-    StageSpec(StageName.PUBLISH, "cpu", 5, 300, 360),
+    StageSpec(StageName.SCRIPT, 5),
+    StageSpec(StageName.VOICE, 15),
+    StageSpec(StageName.CAPTIONS, 5),
+    StageSpec(StageName.RENDER, 70),
+    StageSpec(StageName.PUBLISH, 5),
 )
 STAGE_NAMES: tuple[str, ...] = tuple(spec.name.value for spec in STAGE_SEQUENCE)
-QUEUES: tuple[str, ...] = ("cpu", "gpu")
-
-
-def spec_for(stage: str) -> StageSpec:
-    """The spec of a stage by its name."""
-    for spec in STAGE_SEQUENCE:
-        if spec.name.value == stage:
-            return spec
-    raise KeyError(stage)
 
 
 def overall_percent(stage: str, stage_fraction: float) -> int:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from pipeline.sequence import STAGE_NAMES, STAGE_SEQUENCE, overall_percent
+from pipeline.sequence import STAGE_NAMES, overall_percent
 from store.models import GenerationProgress, Job, JobStage, Project, new_id, utcnow
 
 ACTIVE_STATUSES = ("queued", "running")
@@ -33,16 +34,17 @@ def create_project(session: Session, profile_id: str, name: str) -> Project:
 
 
 def create_job(session: Session, *, account_id: str, profile_id: str, project_id: str,
-               source: dict[str, Any], preset: str, options: dict[str, Any] | None = None) -> Job:
-    """A queued job with one pending row per stage."""
+               source: dict[str, Any], preset: str, queues: Mapping[str, str],
+               options: dict[str, Any] | None = None) -> Job:
+    """A queued job with one pending row per stage, each naming the queue it runs on."""
     job = Job(id=new_id("job"), account_id=account_id, profile_id=profile_id,
               project_id=project_id, status="queued", preset=preset, source=source,
               options=options or {}, artifacts={})
     job.stages = [
-        JobStage(job_id=job.id, name=spec.name.value, position=i, queue=spec.queue,
+        JobStage(job_id=job.id, name=stage, position=i, queue=queues[stage],
                  status="pending", attempts=0, lease_token=0,
                  dispatched_at=utcnow() if i == 0 else None)
-        for i, spec in enumerate(STAGE_SEQUENCE)
+        for i, stage in enumerate(STAGE_NAMES)
     ]
     session.add(job)
     session.add(GenerationProgress(id=job.id, stage=None, percent=0, message="queued"))

@@ -59,5 +59,5 @@ def build_services(settings: Settings) -> Services:
                     RedisLiveProgress(client, settings.redis_key_prefix),
                     RedisProjectLock(client, settings.redis_key_prefix),
                     RedisDispatchMarks(client, settings.redis_key_prefix,
-                                       settings.visibility_timeout),
+                                       settings.broker_visibility_timeout),
                     redis=client)

@@ -153,6 +153,10 @@ ENV_VARS: tuple[EnvVar, ...] = (
            _as_float),
     EnvVar("TIME_LIMIT_SCALE", "time_limit_scale", "1.0",
            "Multiplies every stage's soft and hard time limit.", _as_float),
+    EnvVar("BROKER_VISIBILITY_TIMEOUT", "broker_visibility_timeout", "7600",
+           "Seconds Redis keeps a taken, unacknowledged message before delivering it again; "
+           "must exceed the longest stage time limit (render: 1900 s x TIME_LIMIT_SCALE).",
+           _as_int),
     EnvVar("FFMPEG_BINARY", "ffmpeg_binary", "ffmpeg", "ffmpeg executable."),
     EnvVar("FFPROBE_BINARY", "ffprobe_binary", "ffprobe", "ffprobe executable."),
     EnvVar("ENCODER_THREADS", "encoder_threads", "0",
@@ -203,18 +207,12 @@ class Settings:
     max_stage_attempts: int = 3
     worker_shutdown_grace: float = 120.0
     time_limit_scale: float = 1.0
+    broker_visibility_timeout: int = 7600
     ffmpeg_binary: str = "ffmpeg"
     ffprobe_binary: str = "ffprobe"
     encoder_threads: int = 0
     log_level: str = "INFO"
     log_json: bool = False
-
-    @property
-    def visibility_timeout(self) -> int:
-        """Seconds Redis keeps an unacknowledged message: twice the longest hard time limit."""
-        from pipeline.sequence import STAGE_SEQUENCE
-
-        return int(max(spec.time_limit for spec in STAGE_SEQUENCE) * self.time_limit_scale * 2)
 
     @property
     def embedded(self) -> bool:
@@ -251,7 +249,7 @@ class Settings:
         for name in ("project_lock_ttl", "max_request_bytes", "max_upload_bytes",
                      "max_idea_chars", "api_port", "api_threads", "worker_concurrency",
                      "worker_max_tasks_per_child", "speech_rate", "time_limit_scale",
-                     "media_cache_bytes"):
+                     "media_cache_bytes", "broker_visibility_timeout"):
             if values[name] <= 0:
                 var = next(v.name for v in ENV_VARS if v.field == name)
                 raise SettingsError(f"{var} must be greater than 0, got {values[name]}")

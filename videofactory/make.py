@@ -24,6 +24,7 @@ from store.migrate import upgrade
 from store.models import Account, Job
 from store.services import Services, build_services
 from store.settings import Settings
+from worker.routing import STAGE_QUEUES
 from worker.runner import run_job
 from worker.stages import JobInput, StageContext, job_timeline, render_options
 
@@ -96,7 +97,8 @@ def make_video(settings: Settings, idea: str, preset: str, output: Path | None) 
             project = job_store.create_project(session, profile_id, idea[:80])
             job = job_store.create_job(session, account_id=account_id, profile_id=profile_id,
                                        project_id=project.id,
-                                       source={"type": "idea", "idea": idea}, preset=preset)
+                                       source={"type": "idea", "idea": idea}, preset=preset,
+                                       queues=STAGE_QUEUES)
             job_id, project_id = job.id, project.id
         services.locks.acquire(project_id, job_id, settings.project_lock_ttl)
         console.print(f"job {job_id}: {preset}, idea {escape(repr(idea))}")

@@ -15,13 +15,13 @@ from typing import Any, TypeVar
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from pipeline.sequence import QUEUES
 from store.jobs import ACTIVE_STATUSES, FINISHED_STATUSES, aware, job_percent
 from store.models import Job, JobStage, utcnow
 from store.services import Services, build_services
 from store.settings import Settings
 from worker.celery_app import create_celery
 from worker.reconcile import plan_actions
+from worker.routing import QUEUES
 
 RECENT = timedelta(hours=24)
 T = TypeVar("T")

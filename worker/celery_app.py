@@ -7,8 +7,8 @@ from typing import Any
 from celery import Celery
 from kombu import Queue
 
-from pipeline.sequence import QUEUES, STAGE_SEQUENCE
-from store.settings import Settings
+from store.settings import Settings, SettingsError
+from worker.routing import QUEUES, ROUTES, longest_time_limit
 
 
 def task_name(stage: str) -> str:
@@ -20,12 +20,17 @@ def create_celery(settings: Settings) -> Celery:
     """A Celery app on the settings' Redis, with every stage task registered."""
     if settings.redis_url is None:
         raise ValueError("REDIS_URL is not set: the distributed mode needs a broker")
+    longest = longest_time_limit(settings.time_limit_scale)
+    if settings.broker_visibility_timeout <= longest:
+        raise SettingsError(
+            f"BROKER_VISIBILITY_TIMEOUT ({settings.broker_visibility_timeout} s) must exceed the "
+            f"longest stage time limit ({longest:.0f} s at TIME_LIMIT_SCALE "
+            f"{settings.time_limit_scale:g}), or a long render would be delivered twice")
     app = Celery("videofactory", broker=settings.redis_url, set_as_current=False)
     app.conf.update(
         task_queues=[Queue(name) for name in QUEUES],
         task_default_queue="cpu",
-        task_routes={task_name(spec.name.value): {"queue": spec.queue}
-                     for spec in STAGE_SEQUENCE},
+        task_routes={task_name(route.stage): {"queue": route.queue} for route in ROUTES},
         task_serializer="json",
         accept_content=["json"],
         # Postgres holds every job's state; Celery results would be a second, weaker copy.
@@ -38,7 +43,7 @@ def create_celery(settings: Settings) -> Celery:
         worker_prefetch_multiplier=1,
         # Redis redelivers unacknowledged messages after this many seconds; it must exceed
         # the longest hard time limit or a long render would start twice.
-        broker_transport_options={"visibility_timeout": settings.visibility_timeout},
+        broker_transport_options={"visibility_timeout": settings.broker_visibility_timeout},
         broker_connection_retry_on_startup=True,
         worker_max_tasks_per_child=settings.worker_max_tasks_per_child,
         # Our logging configuration (JSON or text) stays in charge.

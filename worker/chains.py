@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from celery import Celery, chain
 
-from pipeline.sequence import STAGE_NAMES, STAGE_SEQUENCE
+from pipeline.sequence import STAGE_NAMES
 from store.dispatch import DispatchMarks
 from worker.celery_app import task_name
-
-# Redis serves the lowest number first (kombu keeps one list per step: 0, 3, 6, 9). A later
-# stage goes first, so started jobs finish and publish while a batch is still queued, instead
-# of every publish waiting behind all of the batch's renders on the cpu queue.
-STAGE_PRIORITY = {"script": 9, "voice": 6, "captions": 3, "render": 3, "publish": 0}
+from worker.routing import ROUTES
 
 
 def build_chain(app: Celery, job_id: str, from_stage: str | None = None) -> chain:
@@ -21,9 +17,9 @@ def build_chain(app: Celery, job_id: str, from_stage: str | None = None) -> chai
     # carried by the message over the task's own, and the worker running a stage is the one
     # whose TIME_LIMIT_SCALE must count.
     signatures = [
-        app.signature(task_name(spec.name.value), queue=spec.queue, time_limit=None,
-                      soft_time_limit=None, priority=STAGE_PRIORITY[spec.name.value])
-        for spec in STAGE_SEQUENCE[first:]
+        app.signature(task_name(route.stage), queue=route.queue, time_limit=None,
+                      soft_time_limit=None, priority=route.priority)
+        for route in ROUTES[first:]
     ]
     signatures[0] = signatures[0].clone(args=({"job_id": job_id},))
     return chain(*signatures)

@@ -19,12 +19,12 @@ from typing import Any, Protocol
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from pipeline.sequence import spec_for
 from store import jobs
 from store.db import DatabaseUnavailable
 from store.models import Job, utcnow
 from store.services import Services
 from worker.execution import with_database
+from worker.routing import route_for
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def plan_actions(session: Session, services: Services, now: datetime) -> list[Ac
             if heartbeat is None or heartbeat > now - lease:
                 continue
             started = jobs.aware(current.started_at) or now
-            limit = spec_for(current.name).time_limit * settings.time_limit_scale
+            limit = route_for(current.name).time_limit * settings.time_limit_scale
             if now - started >= timedelta(seconds=limit):
                 actions.append(Action(job.id, job.project_id, current.name, "fail", "timeout",
                                       f"the {current.name} stage ran past its time limit of "

@@ -8,10 +8,10 @@ from typing import Any
 from celery import Celery, Task
 from celery.exceptions import Ignore, SoftTimeLimitExceeded
 
-from pipeline.sequence import STAGE_SEQUENCE, StageSpec
 from store.services import Services, build_services
 from worker.celery_app import task_name
 from worker.execution import JobNotRunnable, StageBusy, StageSuperseded, execute_stage
+from worker.routing import ROUTES, StageRoute
 
 _services: dict[int, Services] = {}
 
@@ -25,12 +25,12 @@ def services_for(app: Celery) -> Services:
     return _services[pid]
 
 
-def _register(app: Celery, spec: StageSpec) -> None:
-    stage = spec.name.value
+def _register(app: Celery, route: StageRoute) -> None:
+    stage = route.stage
     scale = app.vf_settings.time_limit_scale  # type: ignore[attr-defined]
 
     @app.task(name=task_name(stage), bind=True, acks_late=True, reject_on_worker_lost=True,
-              soft_time_limit=spec.soft_time_limit * scale, time_limit=spec.time_limit * scale)
+              soft_time_limit=route.soft_time_limit * scale, time_limit=route.time_limit * scale)
     def run_stage(self: Task, keys: dict[str, Any]) -> dict[str, Any]:
         """Run this stage for keys["job_id"] and pass the job's artifact keys on."""
         job_id = keys["job_id"]
@@ -46,5 +46,5 @@ def _register(app: Celery, spec: StageSpec) -> None:
 
 def register_tasks(app: Celery) -> None:
     """Register one task per stage on the app."""
-    for spec in STAGE_SEQUENCE:
-        _register(app, spec)
+    for route in ROUTES:
+        _register(app, route)

@@ -14,7 +14,6 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from pipeline.sequence import QUEUES, STAGE_SEQUENCE
 from store.settings import ENV_VARS, Settings, split_media_url
 from tests.e2e.fleet_support import (
     COMPOSE_FILE,
@@ -32,6 +31,7 @@ from tests.e2e.fleet_support import (
 )
 from videofactory.cli import cli
 from worker.celery_app import create_celery
+from worker.routing import QUEUES, ROUTES
 
 EXPECTED_SERVICES = {"postgres", "redis", "minio", "migrate", "api", "worker-cpu", "worker-gpu",
                      "flower", "reconciler"}
@@ -290,7 +290,7 @@ def test_worker_pools_consume_what_routing_sends(compose: Compose,
     """The workers' pools are exactly the queues the stage tasks are routed to."""
     app = create_celery(Settings.from_env({"REDIS_URL": "redis://redis:6379/0"}))
     routed = {route["queue"] for route in app.conf.task_routes.values()}
-    assert routed == {spec.queue for spec in STAGE_SEQUENCE} == set(QUEUES) == {"cpu", "gpu"}
+    assert routed == {route.queue for route in ROUTES} == set(QUEUES) == {"cpu", "gpu"}
     pools = {}
     for name, spec in compose.services.items():
         if spec.get("command", [])[:2] == ["videofactory", "worker"]:
@@ -388,11 +388,11 @@ def test_compose_command_lines_make_a_video_here(tmp_path: Path) -> None:
         assert done["status"] == "succeeded", f"{done}\n{fleet.tail_logs()}"
 
         hostname = fleet.env_for("worker-cpu")["HOSTNAME"]
-        for spec in STAGE_SEQUENCE:
-            stage = done["stages"][spec.name.value]
-            assert stage["status"] == "succeeded", (spec.name.value, stage)
-            assert stage["queue"] == spec.queue
-            assert stage["worker"] == f"{spec.queue}@{hostname}", (spec.name.value, stage)
+        for route in ROUTES:
+            stage = done["stages"][route.stage]
+            assert stage["status"] == "succeeded", (route.stage, stage)
+            assert stage["queue"] == route.queue
+            assert stage["worker"] == f"{route.queue}@{hostname}", (route.stage, stage)
         video = requests.get(f"{fleet.base_url}{done['video_url']}", headers=fleet.headers(),
                              timeout=60)
         assert video.status_code == 200 and video.headers["Content-Type"] == "video/mp4"

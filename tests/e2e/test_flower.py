@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import requests
 
-from pipeline.sequence import STAGE_SEQUENCE
 from tests.e2e.conftest import free_port
 from tests.e2e.fleet_support import LocalFleet, local_fleet, replace_option
+from worker.routing import ROUTES
 
 pytestmark = pytest.mark.slow
 
@@ -78,7 +78,7 @@ def test_flower_shows_both_pools_and_a_finished_job(tmp_path: Path) -> None:
         done = fleet.wait_for_job(job_id)
         assert done["status"] == "succeeded", f"{done}\n{fleet.tail_logs()}"
 
-        expected = {f"videofactory.{spec.name.value}" for spec in STAGE_SEQUENCE}
+        expected = {f"videofactory.{route.stage}" for route in ROUTES}
         states = _poll("the job's five tasks as SUCCESS",
                        lambda: _job_tasks(get("/api/tasks").json(), job_id),
                        lambda found: set(found) == expected
@@ -87,8 +87,7 @@ def test_flower_shows_both_pools_and_a_finished_job(tmp_path: Path) -> None:
         tasks = get("/api/tasks").json()
         for task in tasks.values():
             if task["name"] in expected and job_id in (task.get("args") or ""):
-                queue = next(s.queue for s in STAGE_SEQUENCE
-                             if f"videofactory.{s.name.value}" == task["name"])
+                queue = next(r.queue for r in ROUTES if f"videofactory.{r.stage}" == task["name"])
                 assert task["worker"] == f"{queue}@{hostname}", task
 
         # The compose health check of the flower service passes against it.

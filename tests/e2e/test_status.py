@@ -29,6 +29,7 @@ from store.settings import Settings
 from tests.conftest import POSTGRES_ADMIN_URL, REDIS_SERVER_URL
 from videofactory.status import gather_status
 from worker.celery_app import create_celery, task_name
+from worker.routing import STAGE_QUEUES
 
 pytestmark = pytest.mark.slow
 
@@ -64,7 +65,7 @@ def _make_jobs(database_url: str) -> tuple[str, str]:
                 made.append(jobs.create_job(
                     session, account_id=account.account_id, profile_id=account.profile_id,
                     project_id=project.id, source={"type": "idea", "idea": title},
-                    preset="tiktok").id)
+                    preset="tiktok", queues=STAGE_QUEUES).id)
             stalled = made[0]
             for stage in ("script", "voice", "captions"):
                 jobs.mark_stage_running(session, stalled, stage, "gone@host")

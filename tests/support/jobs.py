@@ -11,6 +11,7 @@ from store.db import session_scope
 from store.migrate import upgrade
 from store.services import Services, build_services
 from store.settings import Settings
+from worker.routing import STAGE_QUEUES
 
 
 @contextmanager
@@ -31,5 +32,6 @@ def queued_idea_job(services: Services, idea: str = "Why cold brew tastes smooth
         project = job_store.create_project(session, account.profile_id, "p")
         job = job_store.create_job(session, account_id=account.account_id,
                                    profile_id=account.profile_id, project_id=project.id,
-                                   source={"type": "idea", "idea": idea}, preset="tiktok")
+                                   source={"type": "idea", "idea": idea}, preset="tiktok",
+                                   queues=STAGE_QUEUES)
         return job.id

@@ -15,7 +15,7 @@ from sqlalchemy import delete, func, select
 
 from api.app import create_app
 from pipeline.render.presets import PRESETS
-from pipeline.sequence import STAGE_NAMES, STAGE_SEQUENCE
+from pipeline.sequence import STAGE_NAMES
 from store import jobs as job_store
 from store.db import session_scope
 from store.media import artifact_key
@@ -24,6 +24,7 @@ from store.models import Account, GenerationProgress, Job, Profile, Project, new
 from store.services import Services, build_services
 from store.settings import Settings
 from tests.unit.api.conftest import Api, RecordingDispatcher, new_account
+from worker.routing import ROUTES
 
 IDEA = "Why cold brew tastes smoother"
 
@@ -214,7 +215,7 @@ def test_create_job_answers_202_and_writes_rows(api: Api, services: Services,
     assert job.preset == "tiktok"
     assert job.source == {"type": "idea", "idea": IDEA}
     assert [(s.name, s.queue, s.status, s.attempts) for s in job.stages] == [
-        (spec.name.value, spec.queue, "pending", 0) for spec in STAGE_SEQUENCE
+        (route.stage, route.queue, "pending", 0) for route in ROUTES
     ]
     assert [s.queue for s in job.stages] == ["cpu", "gpu", "gpu", "cpu", "cpu"]
     with services.sessions() as session:

@@ -8,10 +8,11 @@ import pytest
 from sqlalchemy import Engine, delete, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from pipeline.sequence import STAGE_NAMES, STAGE_SEQUENCE
+from pipeline.sequence import STAGE_NAMES
 from store import jobs
 from store.accounts import create_account
 from store.models import Account, GenerationProgress, Job, Project
+from worker.routing import ROUTES, STAGE_QUEUES
 
 
 @pytest.fixture
@@ -42,6 +43,7 @@ def job_id(sessions: sessionmaker[Session]) -> str:
         job = jobs.create_job(session, account_id=account.account_id,
                               profile_id=account.profile_id, project_id=project.id,
                               source={"type": "idea", "idea": "Cold brew"}, preset="tiktok",
+                              queues=STAGE_QUEUES,
                               options={"voice": "en-us"})
         session.commit()
         return job.id
@@ -75,8 +77,8 @@ def test_new_job_is_queued_with_pending_stages(sessions: sessionmaker[Session],
     assert job.options == {"voice": "en-us"}
     assert job.created_at is not None and job.started_at is None
     assert [(r.name, r.position, r.queue, r.status, r.attempts, r.worker) for r in job.stages] == [
-        (spec.name.value, i, spec.queue, "pending", 0, None)
-        for i, spec in enumerate(STAGE_SEQUENCE)
+        (route.stage, i, route.queue, "pending", 0, None)
+        for i, route in enumerate(ROUTES)
     ]
     with sessions() as session:
         progress = session.get(GenerationProgress, job_id)

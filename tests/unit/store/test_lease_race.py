@@ -13,6 +13,7 @@ from store import jobs
 from store.accounts import create_account
 from store.db import make_engine
 from store.models import Account, GenerationProgress, Job
+from worker.routing import STAGE_QUEUES
 
 DELIVERIES = 4
 ROUNDS = 200
@@ -45,7 +46,7 @@ def _new_job(factory: sessionmaker[Session]) -> str:
         project = jobs.create_project(session, profile_id, "race")
         job = jobs.create_job(session, account_id=account_id, profile_id=profile_id,
                               project_id=project.id, source={"type": "idea", "idea": "x"},
-                              preset="tiktok")
+                              preset="tiktok", queues=STAGE_QUEUES)
         session.commit()
         return job.id
 

@@ -39,6 +39,7 @@ from store.models import (
     new_id,
 )
 from tests.conftest import POSTGRES_ADMIN_URL
+from worker.routing import STAGE_QUEUES
 
 TABLES = {"accounts", "profiles", "projects", "jobs", "job_stages", "api_costs", "publications",
           "uploads", "generation_progress"}
@@ -223,7 +224,7 @@ def _account_with_job(session: Session) -> tuple[str, str, str, str]:
     project = create_project(session, account.profile_id, "Project")
     job = create_job(session, account_id=account.account_id, profile_id=account.profile_id,
                      project_id=project.id, source={"type": "idea", "idea": "x"},
-                     preset="tiktok")
+                     preset="tiktok", queues=STAGE_QUEUES)
     session.commit()
     return account.account_id, account.profile_id, project.id, job.id
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from kombu.transport.redis import PRIORITY_STEPS
 
-from pipeline.sequence import STAGE_NAMES, STAGE_SEQUENCE
+from pipeline.sequence import STAGE_NAMES
 from store.settings import Settings
 from worker.celery_app import create_celery, task_name
 from worker.chains import build_chain
+from worker.routing import ROUTES
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +26,7 @@ def _messages(app, from_stage: str | None = None) -> list[tuple[str, str, int]]:
 def test_each_stage_goes_to_its_pool(app) -> None:
     """Every stage is one task on its spec's queue, in the sequence's order."""
     assert [(name, queue) for name, queue, _ in _messages(app)] == [
-        (task_name(spec.name.value), spec.queue) for spec in STAGE_SEQUENCE]
+        (task_name(route.stage), route.queue) for route in ROUTES]
     assert build_chain(app, "job_1").tasks[0].args == ({"job_id": "job_1"},)
 
 

@@ -18,6 +18,7 @@ from store.models import Job, Publication
 from store.services import build_services
 from store.settings import Settings
 from worker.execution import DatabaseLedger, execute_stage
+from worker.routing import STAGE_QUEUES
 from worker.stages import JobInput, StageContext, outputs_of, run_publish
 
 
@@ -35,7 +36,7 @@ def test_a_retried_publish_finds_the_first_publication(embedded_settings: Settin
             job_id = job_store.create_job(
                 session, account_id=account.account_id, profile_id=account.profile_id,
                 project_id=project.id, source={"type": "idea", "idea": "Cold brew"},
-                preset="tiktok").id
+                preset="tiktok", queues=STAGE_QUEUES).id
         for stage in ("script", "voice", "captions"):
             execute_stage(services, stage, job_id, worker="w")
         video = tmp_path / "v.mp4"
