@@ -18,8 +18,9 @@ from api.auth import require_account
 from api.context import db_session, services
 from api.errors import ApiError
 from api.schemas import ProfileUpdate, json_body
-from api.uploads import check_audio, check_image, receive_body, stored_name
+from api.uploads import media_errors, media_tools, receive_body, stored_name
 from pipeline.render.audio_mix import MUSIC_EXTENSIONS
+from pipeline.sources.inspect import check_audio, check_image
 from store.accounts import owned_profile
 from store.models import Profile
 
@@ -126,8 +127,10 @@ def put_logo(profile_id: str) -> ResponseReturnValue:
     try:
         body = folder / "body"
         receive_body(body, MAX_LOGO_BYTES, "the logo limit")
-        if check_image(body, formats=("PNG", "JPEG"), accepts=LOGO_ACCEPTS,
-                       max_pixels=MAX_LOGO_PIXELS) is None:
+        with media_errors():
+            logo = check_image(body, formats=("PNG", "JPEG"), accepts=LOGO_ACCEPTS,
+                               max_pixels=MAX_LOGO_PIXELS)
+        if logo is None:
             raise ApiError(422, "unsupported_media", f"the body is not an image; {LOGO_ACCEPTS}")
         png = folder / "logo.png"
         try:
@@ -165,8 +168,9 @@ def add_music(profile_id: str) -> ResponseReturnValue:
     try:
         body = folder / "body"  # no ending: ffprobe must judge the content, not the name
         receive_body(body, svc.settings.max_upload_bytes, "MAX_UPLOAD_BYTES")
-        check = check_audio(body, svc.settings, min_seconds=MIN_MUSIC_SECONDS,
-                            accepts=MUSIC_ACCEPTS)
+        with media_errors():
+            check = check_audio(body, media_tools(svc.settings), min_seconds=MIN_MUSIC_SECONDS,
+                                accepts=MUSIC_ACCEPTS)
         name = stored_name(request.args.get("filename"), check, "music")
         key = f"{music_dir(profile.id)}/{name}"
         if svc.media.exists(key):
