@@ -1,0 +1,279 @@
+"""The one way to fetch remote content (feeds, images, clips) that strangers point us at.
+
+Every host is resolved once, every address it resolves to is checked, and the connection goes
+to the checked address itself, so neither odd host spellings (``http://0x7f000001/``) nor a DNS
+answer that changes between check and connect can reach loopback, private or metadata
+addresses. Redirects are followed by hand and each hop is checked again. The body is streamed
+to a temporary file next to ``out`` and renamed only when complete and within the size limit.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import ipaddress
+import os
+import secrets
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import SplitResult, urljoin, urlsplit
+
+import httpx
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+DEFAULT_PORTS = {"http": 80, "https": 443}
+SNIFF_BYTES = 512
+CHUNK_BYTES = 64 * 1024
+
+_METADATA = frozenset(
+    {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
+)
+_SHARED = ipaddress.ip_network("100.64.0.0/10")
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+@dataclass(frozen=True)
+class FetchLimits:
+    """How much, how long and how far one fetch may go."""
+
+    max_bytes: int = 50 * 1024 * 1024
+    connect_timeout: float = 5.0
+    read_timeout: float = 20.0
+    max_redirects: int = 5
+    # FETCH_ALLOW_HOSTS: host names (as written in the URL) or IPs that may be private.
+    allow_hosts: frozenset[str] = frozenset()
+
+
+class FetchRefused(Exception):
+    """The URL was not fetched; `code` says why in one word and `message` names the URL."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A fetched body: where it ended up (after redirects), its size, sniffed type and hash."""
+
+    url: str
+    path: Path
+    size: int
+    content_type: str
+    sha256: str
+
+
+def check_address(ip: IPAddress) -> str | None:
+    """Return why connecting to `ip` is refused, or None when it is a public address."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        # Addresses that carry an IPv4 address inside are judged by that address.
+        embedded: ipaddress.IPv4Address | None = ip.ipv4_mapped or ip.sixtofour
+        if embedded is None and ip in _NAT64:
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if embedded is None and ip.teredo is not None:
+            embedded = ip.teredo[1]
+        if embedded is not None:
+            reason = check_address(embedded)
+            return f"{reason} (embedded in {ip})" if reason else None
+    if ip in _METADATA:
+        return "cloud metadata address"
+    if ip.is_loopback:
+        return "loopback address"
+    if ip.is_unspecified:
+        return "unspecified address"
+    if ip.is_link_local:
+        return "link-local address"
+    if ip.is_multicast:
+        return "multicast address"
+    if isinstance(ip, ipaddress.IPv4Address) and ip in _SHARED:
+        return "shared address space (100.64.0.0/10)"
+    if ip.is_reserved:
+        return "reserved address"
+    if ip.is_private:
+        return "private address"
+    if not ip.is_global:
+        return "not a public address"
+    return None
+
+
+def fetch(url: str, out: Path, limits: FetchLimits = FetchLimits()) -> Fetched:  # noqa: B008
+    """Download `url` to `out` within `limits`, refusing unsafe addresses and oversized bodies."""
+    timeout = httpx.Timeout(
+        connect=limits.connect_timeout,
+        read=limits.read_timeout,
+        write=limits.read_timeout,
+        pool=limits.connect_timeout,
+    )
+    # trust_env=False: a proxy from the environment would resolve names itself and undo the
+    # address check; follow_redirects=False: every hop must be checked here.
+    with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
+        current = url
+        for _ in range(limits.max_redirects + 1):
+            parts = _parse(current)
+            addresses = _resolve(parts, current, limits.allow_hosts)
+            response = _open(client, parts, addresses, current)
+            try:
+                if response.status_code in REDIRECT_STATUSES:
+                    location = response.headers.get("location")
+                    if not location:
+                        raise FetchRefused(
+                            "http_error",
+                            f"{current}: HTTP {response.status_code} without a Location header",
+                        )
+                    current = urljoin(current, location)
+                    continue
+                if not 200 <= response.status_code < 300:
+                    raise FetchRefused("http_error", f"{current}: HTTP {response.status_code}")
+                return _save(response, current, out, limits.max_bytes)
+            finally:
+                response.close()
+    raise FetchRefused(
+        "too_many_redirects", f"{url}: more than {limits.max_redirects} redirects (last {current})"
+    )
+
+
+def sniff(head: bytes) -> str:
+    """Return the content type that the first bytes of a file show."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "image/gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head[4:8] == b"ftyp":
+        return "video/quicktime" if head[8:12] == b"qt  " else "video/mp4"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return "video/webm" if b"webm" in head[:64] else "video/x-matroska"
+    text = head.removeprefix(codecs.BOM_UTF8).lstrip()
+    if text.startswith((b"<?xml", b"<rss", b"<feed")):
+        return "application/xml"
+    if text.startswith((b"{", b"[")):
+        return "application/json"
+    if head and _looks_like_text(head):
+        return "text/plain"
+    return "application/octet-stream"
+
+
+def _looks_like_text(head: bytes) -> bool:
+    if b"\x00" in head:
+        return False
+    try:
+        # A multi-byte character may be cut at the end of the sample; final=False allows it.
+        decoded = codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return False
+    return all(ch.isprintable() or ch in "\t\r\n\f\ufeff" for ch in decoded)
+
+
+def _parse(url: str) -> SplitResult:
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as error:
+        raise FetchRefused("bad_url", f"{url}: not a valid URL ({error})") from None
+    if parts.scheme not in DEFAULT_PORTS:
+        raise FetchRefused("bad_url", f"{url}: only http and https URLs are fetched")
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        raise FetchRefused("bad_url", f"{url}: credentials in URLs are not accepted")
+    if not parts.hostname:
+        raise FetchRefused("bad_url", f"{url}: no host")
+    if port == 0:
+        raise FetchRefused("bad_url", f"{url}: port 0")
+    return parts
+
+
+def _resolve(parts: SplitResult, url: str, allow_hosts: frozenset[str]) -> list[IPAddress]:
+    """Resolve the host once, as the OS would, and refuse it if any address is not public."""
+    host = parts.hostname or ""
+    port = parts.port or DEFAULT_PORTS[parts.scheme]
+    try:
+        # getaddrinfo reads 2130706433, 0x7f000001, 0177.0.0.1 and 127.1 as the OS does.
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as error:
+        raise FetchRefused("unreachable", f"{url}: cannot resolve {host!r} ({error})") from None
+    addresses: list[IPAddress] = []
+    for info in infos:
+        # Drop any IPv6 scope id ("fe80::1%eth0") before parsing; the address decides.
+        ip = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+        if ip not in addresses:
+            addresses.append(ip)
+    if not addresses:
+        raise FetchRefused("unreachable", f"{url}: {host!r} resolves to no address")
+    if host in allow_hosts:
+        return addresses
+    for ip in addresses:
+        reason = check_address(ip)
+        if reason and str(ip) not in allow_hosts:
+            raise FetchRefused("blocked_address", f"{url}: {host} is {ip}, a {reason}")
+    return addresses
+
+
+def _open(
+    client: httpx.Client, parts: SplitResult, addresses: list[IPAddress], url: str
+) -> httpx.Response:
+    """Send the GET to a checked address, with the original name in Host and TLS SNI."""
+    host = parts.hostname or ""
+    port = parts.port or DEFAULT_PORTS[parts.scheme]
+    target = parts.path or "/"
+    if parts.query:
+        target += "?" + parts.query
+    host_header = parts.netloc.lower()
+    extensions = {"sni_hostname": host} if parts.scheme == "https" else {}
+    last_error: Exception | None = None
+    for ip in addresses:
+        literal = f"[{ip}]" if ip.version == 6 else str(ip)
+        try:
+            request = client.build_request(
+                "GET",
+                f"{parts.scheme}://{literal}:{port}{target}",
+                headers={"Host": host_header},
+                extensions=extensions,
+            )
+            return client.send(request, stream=True)
+        except httpx.ConnectError as error:
+            last_error = error  # the next address of the same host may answer
+        except httpx.TimeoutException as error:
+            raise FetchRefused("timeout", f"{url}: timed out ({error!r})") from None
+        except httpx.InvalidURL as error:
+            raise FetchRefused("bad_url", f"{url}: {error}") from None
+        except httpx.HTTPError as error:
+            raise FetchRefused("unreachable", f"{url}: {error!r}") from None
+    raise FetchRefused("unreachable", f"{url}: cannot connect ({last_error!r})")
+
+
+def _save(response: httpx.Response, url: str, out: Path, max_bytes: int) -> Fetched:
+    """Stream the body to a temporary name beside `out` and rename it when complete."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise FetchRefused("too_large", f"{url}: {declared} bytes declared, limit {max_bytes}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(f".{out.name}.{secrets.token_hex(4)}.part")
+    digest = hashlib.sha256()
+    head = b""
+    size = 0
+    try:
+        with partial.open("wb") as sink:
+            for chunk in response.iter_bytes(CHUNK_BYTES):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise FetchRefused("too_large", f"{url}: more than {max_bytes} bytes")
+                if len(head) < SNIFF_BYTES:
+                    head += chunk[: SNIFF_BYTES - len(head)]
+                digest.update(chunk)
+                sink.write(chunk)
+        os.replace(partial, out)
+    except httpx.TimeoutException as error:
+        raise FetchRefused("timeout", f"{url}: timed out reading the body ({error!r})") from None
+    except httpx.HTTPError as error:
+        raise FetchRefused("unreachable", f"{url}: body broken off ({error!r})") from None
+    finally:
+        partial.unlink(missing_ok=True)
+    return Fetched(
+        url=url, path=out, size=size, content_type=sniff(head), sha256=digest.hexdigest()
+    )
