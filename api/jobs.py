@@ -24,6 +24,7 @@ from pipeline.types import StageError
 from store import jobs as job_store
 from store.accounts import default_profile, owned_profile
 from store.models import Job, Profile, Project
+from worker.execution import release_project_lock
 from worker.routing import STAGE_QUEUES
 from worker.stages import job_voice_options, resolve_voice, voice_defaults
 
@@ -229,10 +230,7 @@ def cancel_job(job_id: str) -> ResponseReturnValue:
                        f"job {job_id} already ended ({exc.status}); only a queued or running "
                        "job can be canceled") from None
     session.commit()
-    try:
-        services().locks.release(job.project_id, job.id)
-    except Exception as exc:  # noqa: BLE001 - the lock expires by itself anyway
-        log.warning("could not release the project lock of canceled job %s: %s", job.id, exc)
+    release_project_lock(services(), job.id, job.project_id)
     return jsonify(job_public(job)), 202
 
 

@@ -122,9 +122,14 @@ def holds_lease(session: Session, job_id: str, stage: str, token: int) -> bool:
     outputs, record the result) cannot race a takeover or a cancel.
     """
     job = _locked_job(session, job_id)
-    if job is None or job.status != "running":
+    return job is not None and _is_current_run(session, job, stage, token)
+
+
+def _is_current_run(session: Session, job: Job, stage: str, token: int) -> bool:
+    """Whether `token` is the stage's running lease on the (already locked) job."""
+    if job.status != "running":
         return False
-    row = _locked_stage(session, job_id, stage)
+    row = _locked_stage(session, job.id, stage)
     return row.lease_token == token and row.status == "running"
 
 
@@ -182,11 +187,11 @@ def mark_stage_succeeded(session: Session, job_id: str, stage: str,
 def mark_stage_failed(session: Session, job_id: str, stage: str, code: str,
                       message: str, token: int | None = None) -> Job | None:
     """The stage failed: the job fails with it, and the stages after it are skipped."""
-    if token is not None and not holds_lease(session, job_id, stage, token):
-        return None  # a newer run of the stage, or a cancel, owns the outcome
     job = _locked_job(session, job_id)
     if job is None or job.status not in ACTIVE_STATUSES:
         return None
+    if token is not None and not _is_current_run(session, job, stage, token):
+        return None  # a newer run of the stage, or a cancel, owns the outcome
     now = utcnow()
     for row in job.stages:
         if row.name == stage:

@@ -227,6 +227,7 @@ def cancel(ctx: click.Context, job_id: str) -> None:
     from store import jobs as job_store
     from store.db import session_scope
     from store.services import build_services
+    from worker.execution import release_project_lock
 
     settings = _settings(ctx)
     _configure_logging(ctx, settings, quiet=True)
@@ -235,11 +236,7 @@ def cancel(ctx: click.Context, job_id: str) -> None:
         with session_scope(services.sessions) as session:
             job = job_store.cancel_job(session, job_id)
             project_id, stage = job.project_id, job.current_stage
-        try:
-            services.locks.release(project_id, job_id)
-        except Exception as exc:  # noqa: BLE001 - the lock expires by itself anyway
-            click.echo(f"warning: project lock not released ({exc}); it expires by itself",
-                       err=True)
+        release_project_lock(services, job_id, project_id)
     except LookupError:
         click.echo(f"no job {job_id} in this database (check DATABASE_URL)", err=True)
         raise SystemExit(2) from None

@@ -77,7 +77,8 @@ def _durable_writer(services: Services) -> Callable[[str, str, int, str | None],
     return write
 
 
-def _release_lock(services: Services, job_id: str, project_id: str) -> None:
+def release_project_lock(services: Services, job_id: str, project_id: str) -> None:
+    """Free the project for its next generation; a failure only logs (the lock expires)."""
     try:
         services.locks.release(project_id, job_id)
     except Exception as exc:  # noqa: BLE001 - the lock expires by itself anyway
@@ -229,7 +230,7 @@ def _execute(services: Services, stage: str, job_id: str, worker: str,
                     log.warning("failure not recorded: this run lost its lease to a newer "
                                 "run or a cancel")
                     raise StageSuperseded(f"{stage} of {job_id} was superseded") from exc
-                _release_lock(services, job_id, project_id)
+                release_project_lock(services, job_id, project_id)
                 raise StageFailed(stage, code, message) from exc
             finally:
                 services.media.discard_scratch(scratch)
@@ -241,7 +242,8 @@ def _execute(services: Services, stage: str, job_id: str, worker: str,
             if not jobs.holds_lease(session, job_id, stage, token):
                 return None
             run_media.promote()
-            job = jobs.mark_stage_succeeded(session, job_id, stage, outputs, token)
+            # No token: the lease was checked just above, under the lock this transaction holds.
+            job = jobs.mark_stage_succeeded(session, job_id, stage, outputs)
             return None if job is None else dict(job.artifacts)
 
         artifacts = with_database(services, finish)
@@ -254,7 +256,7 @@ def _execute(services: Services, stage: str, job_id: str, worker: str,
     log.info("stage finished in %.1f s", time.monotonic() - started,
              extra={"duration_s": round(time.monotonic() - started, 3)})
     if stage == STAGE_NAMES[-1]:
-        _release_lock(services, job_id, project_id)
+        release_project_lock(services, job_id, project_id)
     else:
         _mark_dispatch(services, job_id, STAGE_NAMES[STAGE_NAMES.index(stage) + 1])
     return artifacts

@@ -37,7 +37,7 @@ from pipeline.voice.engines import (
     resolve_voice,
 )
 from pipeline.voice.synthesis import synthesize_script
-from store.media import MediaStorage, artifact_key
+from store.media import MediaMissing, MediaStorage, artifact_key
 from store.settings import Settings
 
 
@@ -196,7 +196,7 @@ def job_timeline(ctx: StageContext, job: JobInput) -> Timeline:
         accent=brand_options.get("accent", Brand.accent).lstrip("#").upper(),
         text=brand_options.get("text", Brand.text).lstrip("#").upper(),
         font=brand_options.get("font", Brand.font),
-        logo=ctx.media.fetch(logo_key) if logo_key and ctx.media.exists(logo_key) else None,
+        logo=_fetch_if_stored(ctx, logo_key) if logo_key else None,
     )
     price = options.get("price")
     return build_timeline(
@@ -206,6 +206,14 @@ def job_timeline(ctx: StageContext, job: JobInput) -> Timeline:
         music=ctx.media.fetch(music) if music else None, brand=brand,
         price=Price(price["price"], price.get("sale_price")) if price else None,
     )
+
+
+def _fetch_if_stored(ctx: StageContext, key: str) -> Path | None:
+    """A local copy of the object, or None when it was deleted (one lookup, not two)."""
+    try:
+        return ctx.media.fetch(key)
+    except MediaMissing:
+        return None
 
 
 def render_options(settings: Settings, quality: str) -> RenderOptions:

@@ -208,13 +208,13 @@ class S3MediaStorage(ScratchFolders):
                 with contextlib.suppress(FileNotFoundError):  # evicted by another process
                     _touch(cached)
                     return cached
-            if self._download(key, object_key, etag, cached):
+            if self._download(key, etag, cached):
                 self._evict(keep=cached)
                 return cached
         # Not MediaMissing: the object exists, and a later try will most likely succeed.
         raise OSError(f"media under {key!r} kept changing while it was downloaded")
 
-    def _download(self, key: str, object_key: str, etag: str, target: Path) -> bool:
+    def _download(self, key: str, etag: str, target: Path) -> bool:
         """Download exactly the version `etag` into `target`; False if it was replaced."""
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         # Unique per thread and process: concurrent fetches of one key never share a file,
@@ -222,11 +222,8 @@ class S3MediaStorage(ScratchFolders):
         temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
         try:
             try:
-                response = self.client.get_object(Bucket=self.bucket, Key=object_key,
-                                                  IfMatch=etag)
+                response = self._get(key, IfMatch=etag)
             except ClientError as exc:
-                if _missing(exc):
-                    raise MediaMissing(f"no media stored under {key!r}") from None
                 if _code(exc) in {"412", "PreconditionFailed"}:  # If-Match: replaced since HEAD
                     return False
                 raise
@@ -267,14 +264,20 @@ class S3MediaStorage(ScratchFolders):
             path.unlink(missing_ok=True)
             total -= size
 
-    def read_bytes(self, key: str) -> bytes:
-        """The whole object, straight from the bucket (no cache)."""
+    def _get(self, key: str, **params: Any) -> dict[str, Any]:
+        """GET the object; MediaMissing when there is none, other errors as boto3 raised them."""
         try:
-            response = self.client.get_object(Bucket=self.bucket, Key=self.object_key(key))
+            response: dict[str, Any] = self.client.get_object(
+                Bucket=self.bucket, Key=self.object_key(key), **params)
         except ClientError as exc:
             if _missing(exc):
                 raise MediaMissing(f"no media stored under {key!r}") from None
             raise
+        return response
+
+    def read_bytes(self, key: str) -> bytes:
+        """The whole object, straight from the bucket (no cache)."""
+        response = self._get(key)
         with contextlib.closing(response["Body"]) as body:
             data: bytes = body.read()
         return data
@@ -283,11 +286,8 @@ class S3MediaStorage(ScratchFolders):
                    chunk_size: int = 1 << 20) -> Iterator[bytes]:
         """Bytes start..end (inclusive) with one ranged GET, streamed in chunks."""
         try:
-            response = self.client.get_object(Bucket=self.bucket, Key=self.object_key(key),
-                                              Range=f"bytes={start}-{end}")
+            response = self._get(key, Range=f"bytes={start}-{end}")
         except ClientError as exc:
-            if _missing(exc):
-                raise MediaMissing(f"no media stored under {key!r}") from None
             if _code(exc) == "InvalidRange":
                 return  # start lies past the end: nothing, as for a local file
             raise
