@@ -14,11 +14,13 @@ from api.context import db_session, dispatcher, services
 from api.errors import ApiError
 from api.media_response import serve_object
 from api.profiles import brand_snapshot
-from api.schemas import JobCreate, MediaItemIn, json_body
+from api.schemas import BatchCreate, IdeaSourceIn, JobCreate, MediaItemIn, json_body
+from api.sources import CheckedSource, check_source
 from api.uploads import find_upload
 from pipeline.render.presets import PRESETS
 from pipeline.sequence import STAGE_NAMES
-from pipeline.text.clean import clean_text, has_words
+from pipeline.sources.product import html_to_text
+from pipeline.text.clean import clean_text
 from pipeline.text.language import detect_language
 from pipeline.types import StageError
 from store import jobs as job_store
@@ -40,39 +42,26 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z")
 
 
-def _validated_job_request() -> JobCreate:
+def _validated_job_request() -> tuple[JobCreate, CheckedSource]:
     body: JobCreate = json_body(JobCreate)
-    max_chars = services().settings.max_idea_chars
-    idea = body.source.idea
-    if not idea.strip():
-        raise ApiError(422, "invalid_field", "source.idea: must not be empty", "source.idea")
-    if len(idea) > max_chars:
-        raise ApiError(422, "invalid_field",
-                       f"source.idea: at most {max_chars} characters (got {len(idea)})",
-                       "source.idea")
-    if not has_words(clean_text(idea)):
-        raise ApiError(422, "invalid_field",
-                       "source.idea: needs at least one word (emoji and symbols are not spoken)",
-                       "source.idea")
-    if body.source.sale_price is not None and body.source.price is None:
-        raise ApiError(422, "invalid_field",
-                       "source.sale_price: needs source.price, the regular price it replaces",
-                       "source.sale_price")
     if body.preset not in PRESETS:
         raise ApiError(422, "unknown_preset",
                        f"preset: unknown preset {body.preset!r}; use one of {', '.join(PRESETS)}",
                        "preset")
-    return body
+    checked = check_source(body.source, services().settings.max_idea_chars)
+    if isinstance(body.source, IdeaSourceIn) and body.source.media:
+        checked.options["media"] = _job_media(body.source.media)
+    return body, checked
 
 
-def _job_options(body: JobCreate, profile: Profile) -> dict[str, Any]:
+def job_options(body: JobCreate | BatchCreate, profile: Profile, text: str) -> dict[str, Any]:
     """Request options over the profile's; the voice is checked against the language now."""
     stored = profile.settings or {}
     voice = {**(stored.get("voice") or {}),
              **(body.voice.model_dump(exclude_none=True) if body.voice else {})}
     captions = {**(stored.get("captions") or {}),
                 **(body.captions.model_dump(exclude_none=True) if body.captions else {})}
-    language = voice.get("language") or detect_language(clean_text(body.source.idea))
+    language = voice.get("language") or detect_language(clean_text(html_to_text(text)))
     settings = services().settings
     try:
         resolve_voice(job_voice_options(settings, {"voice": voice}), language,
@@ -81,15 +70,11 @@ def _job_options(body: JobCreate, profile: Profile) -> dict[str, Any]:
         field = "voice.voice" if voice.get("voice") else "voice.engine"
         raise ApiError(422, exc.code, f"{field}: {exc.message}", field) from None
     options: dict[str, Any] = {"language": language, "voice": voice, "captions": captions}
-    if body.source.media:
-        options["media"] = _job_media(body.source.media)
-    if body.source.price is not None:
-        options["price"] = {"price": body.source.price,
-                            **({"sale_price": body.source.sale_price}
-                               if body.source.sale_price is not None else {})}
     quality = body.quality or stored.get("quality")
     if quality:
         options["quality"] = quality
+    if stored.get("call_to_action"):
+        options["call_to_action"] = stored["call_to_action"]
     brand = brand_snapshot(profile)
     if brand:
         options["brand"] = brand
@@ -111,11 +96,12 @@ def _job_media(items: list[MediaItemIn]) -> list[dict[str, Any]]:
             raise ApiError(422, "invalid_field",
                            f"source.media.{i}.keep_audio: upload {item.upload_id} is {what}; "
                            "send keep_audio: false", f"source.media.{i}.keep_audio")
-        media.append({"key": meta["key"], "kind": meta["kind"], "keep_audio": item.keep_audio})
+        media.append({"key": meta["key"], "kind": meta["kind"], "keep_audio": item.keep_audio,
+                      "duration": meta.get("duration")})
     return media
 
 
-def _resolve_profile(body: JobCreate) -> Profile:
+def resolve_profile(body: JobCreate | BatchCreate) -> Profile:
     account_id = g.account.id
     requested = body.profile_id or request.headers.get("X-Profile-Id")
     if requested:
@@ -131,10 +117,11 @@ def _resolve_profile(body: JobCreate) -> Profile:
     return profile
 
 
-def _resolve_project(body: JobCreate, profile: Profile) -> Project:
+def _resolve_project(body: JobCreate, profile: Profile, text: str) -> Project:
     session = db_session()
     if body.project_id is None:
-        return job_store.create_project(session, profile.id, clean_text(body.source.idea)[:80])
+        name = clean_text(html_to_text(text)).strip()[:80] or "Untitled"
+        return job_store.create_project(session, profile.id, name)
     project = session.get(Project, body.project_id)
     if project is None or owned_profile(session, g.account.id, project.profile_id) is None:
         raise ApiError(404, "project_not_found", f"project_id: no project {body.project_id!r}",
@@ -150,16 +137,16 @@ def _resolve_project(body: JobCreate, profile: Profile) -> Project:
 @require_account
 def create_job() -> ResponseReturnValue:
     """Validate, write the job, take the project lock, enqueue; answer 202 at once."""
-    body = _validated_job_request()
+    body, checked = _validated_job_request()
     session = db_session()
-    profile = _resolve_profile(body)
-    project = _resolve_project(body, profile)
+    profile = resolve_profile(body)
+    project = _resolve_project(body, profile, checked.text)
     if project.profile_id != profile.id:  # an existing project keeps its own profile
         profile = session.get(Profile, project.profile_id) or profile
     job = job_store.create_job(
         session, account_id=g.account.id, profile_id=profile.id, project_id=project.id,
-        source=body.source.model_dump(exclude_none=True), preset=body.preset, queues=STAGE_QUEUES,
-        options=_job_options(body, profile),
+        source=checked.stored, preset=body.preset, queues=STAGE_QUEUES,
+        options={**job_options(body, profile, checked.text), **checked.options},
     )
     _lock_project(job)
     return _enqueue(job, STAGE_NAMES[0])
@@ -284,7 +271,7 @@ LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX = 20, 100
 _LIST_PARAMETERS = ("status", "profile_id", "project_id", "limit", "before")
 
 
-def _list_limit() -> int:
+def list_limit() -> int:
     raw = request.args.get("limit", str(LIST_LIMIT_DEFAULT))
     if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= LIST_LIMIT_MAX:
         raise ApiError(422, "invalid_field",
@@ -304,7 +291,7 @@ def list_jobs() -> ResponseReturnValue:
     if status is not None and status not in job_store.JOB_STATUSES:
         raise ApiError(422, "invalid_field", f"status: must be one of "
                        f"{', '.join(job_store.JOB_STATUSES)} (got {status!r})", "status")
-    limit = _list_limit()
+    limit = list_limit()
     before = None
     if "before" in request.args:
         before = db_session().get(Job, request.args["before"])

@@ -14,7 +14,7 @@ from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 from pydantic import BaseModel
 
-from api.schemas import JobCreate, ProfileUpdate
+from api.schemas import BatchCreate, JobCreate, ProfileUpdate
 from pipeline.sequence import STAGE_NAMES
 from store.jobs import JOB_STATUSES
 
@@ -92,13 +92,48 @@ _JOB_LIST = {
 }
 _UPLOAD = {
     "type": "object", "required": ["id", "kind", "filename", "content_type", "bytes"],
-    "properties": {"id": {"type": "string"}, "kind": {"enum": ["still", "clip"]},
+    "properties": {"id": {"type": "string"}, "kind": {"enum": ["still", "clip", "feed"]},
                    "filename": {"type": "string"}, "content_type": {"type": "string"},
                    "bytes": {"type": "integer"}, "width": {"type": ["integer", "null"]},
                    "height": {"type": ["integer", "null"]},
                    "duration": {"type": ["number", "null"]},
                    "audio": {"type": ["boolean", "null"]}, "created": {"type": "string"}},
 }
+_BATCH_COUNTS = {"type": "object", "required": ["total", "queued", "running", "succeeded",
+                                                "failed", "unchanged", "skipped"],
+                 "additionalProperties": {"type": "integer", "minimum": 0}}
+_BATCH_STATUSES = ["queued", "parsing", "running", "succeeded", "partial", "failed"]
+_BATCH_SUMMARY_PROPERTIES = {
+    "id": {"type": "string"}, "status": {"enum": _BATCH_STATUSES},
+    "counts": _ref("BatchCounts"), "parsed": {"type": "integer"},
+    "format": _STRING_OR_NULL, "preset": {"type": "string"}, "profile_id": _STRING_OR_NULL,
+    "dry_run": {"type": "boolean"}, "error": {"type": ["object", "null"]},
+    "created_at": {"type": "string"}, "parsed_at": _STRING_OR_NULL, "url": {"type": "string"},
+}
+_BATCH_SUMMARY = {"type": "object", "required": ["id", "status", "counts", "url"],
+                  "properties": _BATCH_SUMMARY_PROPERTIES}
+_BATCH = {
+    "type": "object", "required": ["id", "status", "counts", "items", "next"],
+    "properties": {
+        **_BATCH_SUMMARY_PROPERTIES,
+        "items": {"type": "array", "items": {
+            "type": "object", "required": ["key", "title", "status", "job_id", "video_url",
+                                           "reason"],
+            "properties": {
+                "key": {"type": "string"}, "title": {"type": "string"},
+                "status": {"enum": ["queued", "running", "succeeded", "failed", "unchanged",
+                                    "skipped", "planned"]},
+                "job_id": _STRING_OR_NULL, "video_url": _STRING_OR_NULL,
+                "reason": _STRING_OR_NULL}}},
+        "next": {**_STRING_OR_NULL, "description": "URL of the next page of items"},
+    },
+}
+_BATCH_ACCEPTED = {"type": "object", "required": ["id", "status", "url"],
+                   "properties": {"id": {"type": "string"}, "status": {"const": "queued"},
+                                  "url": {"type": "string"}}}
+_BATCH_LIST = {"type": "object", "required": ["batches", "next_before"],
+               "properties": {"batches": {"type": "array", "items": _ref("BatchSummary")},
+                              "next_before": _STRING_OR_NULL}}
 _MUSIC_LIST = {"type": "object", "required": ["music"],
                "properties": {"music": {"type": "array", "items": {"type": "string"}}}}
 _OBJECT = {"type": "object"}
@@ -189,6 +224,32 @@ def _paths() -> dict[str, Any]:
             "404": _error("no such job"), "409": _error("the video is not ready"),
             "410": _error("the video is no longer in media storage"),
         }, parameters=[job_id])},
+        "/v1/batches": {
+            "post": _operation("One video per product of a feed or collection; fetching and "
+                               "parsing run in a task", {
+                "202": _json(_ref("BatchAccepted"), "accepted; follow the Location header"),
+                "400": _error("the body is not a JSON object"),
+                "404": _error("unknown profile"),
+                "422": _error("a field to fix; error.field names it"),
+                "503": _error("database or broker unavailable; retry later"),
+            }, body=_model_body("BatchCreate")),
+            "get": _operation("The account's batches, newest first", {
+                "200": _json(_ref("BatchList"), "one page of batches"),
+                "422": _error("a bad query parameter"),
+            }, parameters=[
+                _query("limit", {"type": "integer", "minimum": 1, "maximum": 100}, "page size"),
+                _query("before", {"type": "string"}, "the next_before of the previous page"),
+            ]),
+        },
+        "/v1/batches/{batch_id}": {"get": _operation(
+            "A batch's status, counts and a page of its items", {
+                "200": _json(_ref("Batch"), "the batch"), "404": _error("no such batch"),
+                "422": _error("a bad query parameter"),
+            }, parameters=[
+                _path_parameter("batch_id"),
+                _query("after", {"type": "integer"}, "items after this position (see next)"),
+                _query("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "page size"),
+            ])},
         "/v1/voices": {"get": _operation("Installed and downloadable voices", {
             "200": _json(_OBJECT, "voices by engine and language"),
         }, parameters=[_query("language", {"type": "string"}, "ISO 639-1 code")])},
@@ -199,7 +260,9 @@ def _paths() -> dict[str, Any]:
             "422": _error("not a picture or clip we can use, with the reason"),
         }, body=_raw_body("JPEG, PNG or WebP image, or MP4, MOV, WebM or MKV video bytes",
                           ["application/octet-stream", "image/*", "video/*"]),
-            parameters=[_query("filename", {"type": "string"}, "the file's name")])},
+            parameters=[_query("filename", {"type": "string"}, "the file's name"),
+                        _query("kind", {"enum": ["media", "feed"]},
+                               "feed: a product feed for POST /v1/batches")])},
         "/v1/uploads/{upload_id}": {"get": _operation("One upload's details", {
             "200": _json(_ref("Upload"), "the upload"), "404": _error("no such upload"),
         }, parameters=[_path_parameter("upload_id")])},
@@ -262,7 +325,8 @@ def openapi_document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "videofactory", "version": "1",
-                 "description": "Short social videos from an idea, made by a fleet of workers. "
+                 "description": "Short social videos from an idea, a product, a clip or a "
+                                "whole product feed, made by a fleet of workers. "
                                 "Every 4xx and 5xx body is an Error."},
         "servers": [{"url": "/"}],
         "security": [{"apiKey": []}],
@@ -270,7 +334,10 @@ def openapi_document() -> dict[str, Any]:
         "components": {
             "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer",
                                            "description": "Authorization: Bearer <API key>"}},
-            "schemas": {**_model_schemas(JobCreate, ProfileUpdate), "Error": _ERROR,
+            "schemas": {**_model_schemas(JobCreate, BatchCreate, ProfileUpdate),
+                        "Error": _ERROR, "Batch": _BATCH, "BatchSummary": _BATCH_SUMMARY,
+                        "BatchCounts": _BATCH_COUNTS, "BatchAccepted": _BATCH_ACCEPTED,
+                        "BatchList": _BATCH_LIST,
                         "Stage": _STAGE, "Job": _JOB, "JobAccepted": _JOB_ACCEPTED,
                         "JobList": _JOB_LIST,
                         "Upload": _UPLOAD, "MusicList": _MUSIC_LIST},

@@ -45,6 +45,55 @@ class MediaItemIn(BaseModel):
     keep_audio: bool = False  # clips only: their sound stays, under the voice
 
 
+MAX_PRODUCT_IMAGES = 20
+MAX_COLLECTION_ITEMS = 10
+ImageRef = Annotated[str, Field(min_length=1, max_length=2000)]  # http(s) URL or upload id
+
+
+class ProductFieldsIn(BaseModel):
+    """A product as shops describe it; the description may be HTML."""
+
+    model_config = ConfigDict(extra="forbid")
+    title: str = Field(min_length=1, max_length=300)
+    description: str = Field(default="", max_length=20000)
+    price: PriceText | None = None
+    sale_price: PriceText | None = None
+    currency: str | None = Field(default=None, pattern=r"^[A-Za-z]{3}$")
+    images: list[ImageRef] = Field(default_factory=list, max_length=MAX_PRODUCT_IMAGES)
+    brand: str = Field(default="", max_length=200)
+    link: str = Field(default="", max_length=2000)
+    id: str = Field(default="", max_length=200)
+
+
+class ProductSourceIn(ProductFieldsIn):
+    """`{"type": "product", "title", "description", "price", "images": [...], ...}`"""
+
+    type: Literal["product"]
+
+
+class ClipSourceIn(BaseModel):
+    """`{"type": "clip", "upload_id", "product": {...}, "keep_audio", "transcribe"}`"""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["clip"]
+    upload_id: str = Field(min_length=1, max_length=40)
+    product: ProductFieldsIn | None = None
+    keep_audio: bool = False
+    transcribe: bool = False  # the clip's own speech is kept and captioned from Whisper
+
+
+class CollectionSourceIn(BaseModel):
+    """`{"type": "collection", "mode": "each" | "compilation", "items": [...], "title"}`"""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["collection"]
+    mode: Literal["each", "compilation"]
+    # Product objects or upload ids; each is validated on its own, so that an error names
+    # its item (a union would report every branch's complaint).
+    items: list[Any] = Field(min_length=1, max_length=1000)
+    title: str = Field(default="", max_length=200)
+
+
 class IdeaSourceIn(BaseModel):
     """`{"type": "idea", "idea": "...", "media": [...], "price": "$19.99", "sale_price": ...}`"""
 
@@ -90,7 +139,8 @@ class JobCreate(BaseModel):
     """Body of POST /v1/jobs."""
 
     model_config = ConfigDict(extra="forbid")
-    source: IdeaSourceIn
+    source: Annotated[IdeaSourceIn | ProductSourceIn | ClipSourceIn | CollectionSourceIn,
+                      Field(discriminator="type")]
     preset: str = "tiktok"
     voice: VoiceOptionsIn | None = None
     captions: CaptionOptionsIn | None = None
@@ -120,8 +170,15 @@ class ProfileUpdate(BaseModel):
     quality: Quality | None = None
 
 
+_SOURCE_TYPES = frozenset({"idea", "product", "clip", "collection", "feed"})
+
+
 def _field(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(part) for part in loc) or "body"
+    # A discriminated union puts the branch's tag into the location: source.product.title
+    # is the field source.title to the user.
+    parts = [part for i, part in enumerate(loc)
+             if not (i > 0 and loc[i - 1] == "source" and part in _SOURCE_TYPES)]
+    return ".".join(str(part) for part in parts) or "body"
 
 
 def validation_error(exc: ValidationError) -> ApiError:
@@ -135,6 +192,10 @@ def validation_error(exc: ValidationError) -> ApiError:
                         field)
     if kind == "missing":
         return ApiError(422, "missing_field", f"{field}: this field is required", field)
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        expected = first.get("ctx", {}).get("expected_tags", "")
+        return ApiError(422, "invalid_field", f"{field}.type: must be one of {expected}",
+                        f"{field}.type")
     if kind == "literal_error":
         expected = first.get("ctx", {}).get("expected", "")
         return ApiError(422, "invalid_field", f"{field}: must be {expected}", field)
@@ -163,3 +224,37 @@ def json_body(model: type[BaseModel]) -> Any:
     except (ValueError, RecursionError) as exc:  # also too deep, or a giant number
         raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc}") from None
     return parse_body(decoded, model)
+
+
+FEED_FORMAT_NAMES = ("auto", "merchant_xml", "merchant_tsv", "merchant_csv", "shopify",
+                     "woocommerce", "csv")
+MAPPING_FIELDS = ("id", "title", "description", "price", "sale_price", "currency", "image",
+                  "images", "brand", "link", "availability", "group_id")
+
+
+class FeedSourceIn(BaseModel):
+    """`{"type": "feed", "url": "…"}` or `{"type": "feed", "upload_id": "…", "format": "auto"}`"""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["feed"]
+    url: str | None = Field(default=None, min_length=1, max_length=2000)
+    upload_id: str | None = Field(default=None, min_length=1, max_length=40)
+    format: Literal[FEED_FORMAT_NAMES] = "auto"  # type: ignore[valid-type]
+    currency: str | None = Field(default=None, pattern=r"^[A-Za-z]{3}$")  # when prices lack one
+
+
+class BatchCreate(BaseModel):
+    """Body of POST /v1/batches."""
+
+    model_config = ConfigDict(extra="forbid")
+    source: Annotated[FeedSourceIn | CollectionSourceIn, Field(discriminator="type")]
+    preset: str = "tiktok"
+    profile_id: str | None = Field(default=None, min_length=1, max_length=40)
+    limit: int | None = Field(default=None, ge=1)
+    dry_run: bool = False
+    include_out_of_stock: bool = False
+    # Our field -> the column of a generic CSV that holds it.
+    mapping: dict[str, Annotated[str, Field(min_length=1, max_length=200)]] | None = None
+    voice: VoiceOptionsIn | None = None
+    captions: CaptionOptionsIn | None = None
+    quality: Quality | None = None

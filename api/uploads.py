@@ -23,6 +23,7 @@ from werkzeug.utils import secure_filename
 from api.auth import require_account
 from api.context import db_session, services
 from api.errors import ApiError
+from pipeline.sources.feeds import FeedError, detect_format
 from pipeline.sources.inspect import (
     CONTENT_TYPES,
     MAX_CLIP_SECONDS,
@@ -100,6 +101,34 @@ def stored_name(raw: str | None, check: MediaCheck, default_stem: str) -> str:
     return safe_stem + (suffix if suffix in check.suffixes else check.suffixes[0])
 
 
+_FEED_SUFFIXES = {"merchant_xml": ".xml", "merchant_tsv": ".tsv", "merchant_csv": ".csv",
+                  "csv": ".csv", "shopify": ".json", "woocommerce": ".json"}
+
+
+def _content_type(name: str) -> str:
+    suffix = os.path.splitext(name)[1]
+    feed_types = {".xml": "application/xml", ".tsv": "text/tab-separated-values",
+                  ".csv": "text/csv", ".json": "application/json"}
+    return CONTENT_TYPES.get(suffix) or feed_types[suffix]
+
+
+def feed_check(body: Path) -> MediaCheck:
+    """A feed upload: its format must be one we read (a generic CSV counts, with a mapping
+    given later); the rows are read by the batch, not here."""
+    with body.open("rb") as stream:
+        head = stream.read(64 * 1024)
+    try:
+        found = detect_format(head)
+    except FeedError:
+        text = head.decode("utf-8-sig", errors="replace").splitlines()
+        if not text or "," not in text[0] and ";" not in text[0] and "\t" not in text[0]:
+            raise ApiError(422, "invalid_feed", "the file is no feed we read: send Google "
+                           "Merchant XML, TSV or CSV, Shopify products.json, WooCommerce "
+                           "product JSON, or a CSV with a header row") from None
+        found = "csv"
+    return MediaCheck("feed", (_FEED_SUFFIXES[found],))
+
+
 # --- the routes --------------------------------------------------------------------------
 
 def find_upload(account_id: str, upload_id: str) -> dict[str, Any] | None:
@@ -131,18 +160,28 @@ def upload_public(meta: dict[str, Any]) -> dict[str, Any]:
 def create_upload() -> ResponseReturnValue:
     """Receive a picture or clip as the raw body, check it, store it; answer 201 with its meta."""
     svc = services()
+    kind = request.args.get("kind", "media")
+    if kind not in ("media", "feed"):
+        raise ApiError(422, "invalid_field", "kind: media (a picture or clip, the default) or "
+                       "feed (a product feed for POST /v1/batches)", "kind")
     upload_id = new_id("upl")
     folder = svc.media.scratch_dir("uploads", upload_id)
     try:
         body = folder / "body"  # no ending: ffprobe must judge the content, not the name
-        size = receive_body(body, svc.settings.max_upload_bytes, "MAX_UPLOAD_BYTES")
-        with media_errors():
-            check = (check_image(body, formats=("JPEG", "PNG", "WEBP"), accepts=UPLOAD_ACCEPTS)
-                     or check_video(body, media_tools(svc.settings), accepts=UPLOAD_ACCEPTS))
+        if kind == "feed":
+            size = receive_body(body, svc.settings.max_feed_bytes, "MAX_FEED_BYTES")
+            check = feed_check(body)
+        else:
+            size = receive_body(body, svc.settings.max_upload_bytes, "MAX_UPLOAD_BYTES")
+            with media_errors():
+                check = (check_image(body, formats=("JPEG", "PNG", "WEBP"),
+                                     accepts=UPLOAD_ACCEPTS)
+                         or check_video(body, media_tools(svc.settings),
+                                        accepts=UPLOAD_ACCEPTS))
         name = stored_name(request.args.get("filename"), check, "upload")
         row = Upload(id=upload_id, account_id=g.account.id, kind=check.kind, filename=name,
                      key=f"uploads/{g.account.id}/{upload_id}/{name}",
-                     content_type=CONTENT_TYPES[os.path.splitext(name)[1]], bytes=size,
+                     content_type=_content_type(name), bytes=size,
                      width=check.width, height=check.height, duration=check.duration,
                      audio=check.audio, created_at=datetime.now(UTC))
         # Bytes first, row second: a row always points at a whole object.

@@ -45,10 +45,18 @@ class IdeaSource:
 
 @dataclass(frozen=True)
 class Scene:
-    """One beat of the script: what is said, and a short headline shown behind it."""
+    """One beat of the script: what is said, and a short headline shown behind it.
+
+    A product scene may carry a price badge (`price`, with the regular price `was_price`
+    struck through on a sale) and name the visuals it shows (indices into the job's visuals);
+    a scene without them shows the visuals in turn.
+    """
 
     narration: str
     headline: str
+    price: str = ""
+    was_price: str = ""
+    visuals: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,15 @@ class Script:
     call_to_action: str
     hashtags: tuple[str, ...]
     language: str = "en"
+    # "idea": headlines over generated backgrounds only; "product" and "compilation" show
+    # them over the product's own pictures too.
+    kind: str = "idea"
+    # A price badge from after the title to the end card (one product); "" for none.
+    price: str = ""
+    was_price: str = ""
+    # The end card's two lines; empty: the call to action and the hashtags.
+    end_title: str = ""
+    end_subtitle: str = ""
 
     @property
     def narration(self) -> str:
@@ -73,12 +90,19 @@ class Script:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Script:
         """Inverse of `to_dict`."""
+        scenes = tuple(Scene(**{**scene, "visuals": tuple(scene.get("visuals") or ())})
+                       for scene in data["scenes"])
         return cls(
             title=data["title"],
-            scenes=tuple(Scene(**scene) for scene in data["scenes"]),
+            scenes=scenes,
             call_to_action=data["call_to_action"],
             hashtags=tuple(data["hashtags"]),
             language=data.get("language", "en"),
+            kind=data.get("kind", "idea"),
+            price=data.get("price", ""),
+            was_price=data.get("was_price", ""),
+            end_title=data.get("end_title", ""),
+            end_subtitle=data.get("end_subtitle", ""),
         )
 
 

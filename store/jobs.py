@@ -33,10 +33,11 @@ def create_project(session: Session, profile_id: str, name: str) -> Project:
     return project
 
 
-def create_job(session: Session, *, account_id: str, profile_id: str, project_id: str,
-               source: dict[str, Any], preset: str, queues: Mapping[str, str],
-               options: dict[str, Any] | None = None) -> Job:
-    """A queued job with one pending row per stage, each naming the queue it runs on."""
+def new_job(*, account_id: str, profile_id: str, project_id: str, source: dict[str, Any],
+            preset: str, queues: Mapping[str, str],
+            options: dict[str, Any] | None = None) -> tuple[Job, GenerationProgress]:
+    """A queued job with one pending row per stage, each naming the queue it runs on, and
+    its progress row; not yet added to a session."""
     job = Job(id=new_id("job"), account_id=account_id, profile_id=profile_id,
               project_id=project_id, status="queued", preset=preset, source=source,
               options=options or {}, artifacts={})
@@ -46,8 +47,17 @@ def create_job(session: Session, *, account_id: str, profile_id: str, project_id
                  dispatched_at=utcnow() if i == 0 else None)
         for i, stage in enumerate(STAGE_NAMES)
     ]
-    session.add(job)
-    session.add(GenerationProgress(id=job.id, stage=None, percent=0, message="queued"))
+    return job, GenerationProgress(id=job.id, stage=None, percent=0, message="queued")
+
+
+def create_job(session: Session, *, account_id: str, profile_id: str, project_id: str,
+               source: dict[str, Any], preset: str, queues: Mapping[str, str],
+               options: dict[str, Any] | None = None) -> Job:
+    """A queued job with one pending row per stage, written in the session."""
+    job, progress = new_job(account_id=account_id, profile_id=profile_id,
+                            project_id=project_id, source=source, preset=preset,
+                            queues=queues, options=options)
+    session.add_all([job, progress])
     session.flush()
     return job
 

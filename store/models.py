@@ -211,3 +211,51 @@ class GenerationProgress(Base):
     percent: Mapped[int] = mapped_column(Integer, default=0)
     message: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Batch(Base):
+    """A feed or collection made into one video per product; its items say what became of
+    each product (rendered, unchanged since an earlier run, skipped, failed)."""
+
+    __tablename__ = "batches"
+    __table_args__ = (Index("ix_batches_account_id_created_at", "account_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"),
+                                            index=True)
+    profile_id: Mapped[str | None] = mapped_column(
+        ForeignKey("profiles.id", ondelete="SET NULL"), index=True)
+    # queued | parsing | running | failed (the feed could not be read); once parsed, the
+    # status shown is worked out from the items.
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    preset: Mapped[str] = mapped_column(String(32))
+    source: Mapped[dict[str, Any]] = mapped_column()
+    # dry_run, limit, include_out_of_stock, mapping, and the options every item's job gets.
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    format: Mapped[str | None] = mapped_column(String(32))
+    parsed: Mapped[int] = mapped_column(Integer, default=0)  # items read so far
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    parsed_at: Mapped[datetime | None] = mapped_column()
+
+
+class BatchItem(Base):
+    """One product of a batch: its job, or why it has none."""
+
+    __tablename__ = "batch_items"
+    __table_args__ = (Index("ix_batch_items_batch_id_position", "batch_id", "position",
+                            unique=True),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    key: Mapped[str] = mapped_column(Text)  # the product's identity in its feed
+    title: Mapped[str] = mapped_column(Text, default="")
+    # job (its job's status is the item's) | unchanged | skipped | failed | planned (dry run)
+    status: Mapped[str] = mapped_column(String(16))
+    job_id: Mapped[str | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"),
+                                               index=True)
+    # Everything that shapes the item's video; an equal fingerprint means an equal video.
+    fingerprint: Mapped[str | None] = mapped_column(String(64), index=True)
+    reason: Mapped[str | None] = mapped_column(Text)

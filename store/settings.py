@@ -38,6 +38,13 @@ def _as_bool(name: str, raw: str) -> bool:
     raise SettingsError(f"{name} must be true or false, got {raw!r}")
 
 
+def _as_hosts(name: str, raw: str) -> frozenset[str]:
+    hosts = frozenset(part.strip().lower() for part in raw.split(",") if part.strip())
+    if any(" " in host or "/" in host for host in hosts):
+        raise SettingsError(f"{name} must be host names or IPs separated by commas, got {raw!r}")
+    return hosts
+
+
 def _as_path(name: str, raw: str) -> Path:
     return Path(raw).expanduser()
 
@@ -134,6 +141,20 @@ ENV_VARS: tuple[EnvVar, ...] = (
            "Largest accepted request body; bigger bodies get 413.", _as_int),
     EnvVar("MAX_UPLOAD_BYTES", "max_upload_bytes", "524288000",
            "Largest accepted upload (images, clips, logos, music)", _as_int),
+    EnvVar("FETCH_ALLOW_HOSTS", "fetch_allow_hosts", "",
+           "Comma-separated hosts or IPs that remote fetches (feeds, images, clips) may reach "
+           "even though they are private or loopback. Unset: only public addresses.",
+           _as_hosts),
+    EnvVar("MAX_FEED_BYTES", "max_feed_bytes", "209715200",
+           "Largest product feed fetched or uploaded.", _as_int),
+    EnvVar("MAX_FETCH_BYTES", "max_fetch_bytes", "52428800",
+           "Largest remote image or clip fetched.", _as_int),
+    EnvVar("FETCH_TIMEOUT", "fetch_timeout", "20",
+           "Seconds one remote fetch may take in all (connect, redirects and body).",
+           _as_float),
+    EnvVar("MAX_BATCH_ITEMS", "max_batch_items", "50000",
+           "Most products one batch makes videos of; the rest are reported as skipped.",
+           _as_int),
     EnvVar("MAX_IDEA_CHARS", "max_idea_chars", "500", "Longest accepted idea text.", _as_int),
     EnvVar("PROJECT_LOCK_TTL", "project_lock_ttl", "900",
            "Seconds a project lock lives without a heartbeat (a dead worker's lock expires).",
@@ -199,6 +220,11 @@ class Settings:
     max_request_bytes: int = 65536
     max_upload_bytes: int = 524288000
     max_idea_chars: int = 500
+    fetch_allow_hosts: frozenset[str] = frozenset()
+    max_feed_bytes: int = 209715200
+    max_fetch_bytes: int = 52428800
+    fetch_timeout: float = 20.0
+    max_batch_items: int = 50000
     project_lock_ttl: float = 900.0
     worker_concurrency: int = 1
     worker_max_tasks_per_child: int = 50
@@ -226,7 +252,9 @@ class Settings:
         values: dict[str, Any] = {}
         for var in ENV_VARS:
             raw = env.get(var.name, "").strip() or var.default
-            if raw == "":
+            if raw == "" and var.coerce is _as_hosts:
+                values[var.field] = frozenset()
+            elif raw == "":
                 values[var.field] = None
             elif var.coerce is not None:
                 values[var.field] = var.coerce(var.name, raw)
@@ -249,7 +277,8 @@ class Settings:
         for name in ("project_lock_ttl", "max_request_bytes", "max_upload_bytes",
                      "max_idea_chars", "api_port", "api_threads", "worker_concurrency",
                      "worker_max_tasks_per_child", "speech_rate", "time_limit_scale",
-                     "media_cache_bytes", "broker_visibility_timeout"):
+                     "media_cache_bytes", "broker_visibility_timeout", "max_feed_bytes",
+                     "max_fetch_bytes", "fetch_timeout", "max_batch_items"):
             if values[name] <= 0:
                 var = next(v.name for v in ENV_VARS if v.field == name)
                 raise SettingsError(f"{var} must be greater than 0, got {values[name]}")

@@ -7,7 +7,8 @@ from celery import Celery, chain
 from pipeline.sequence import STAGE_NAMES
 from store.dispatch import DispatchMarks
 from worker.celery_app import task_name
-from worker.routing import ROUTES
+from worker.routing import INGEST_ROUTE, ROUTES
+from worker.tasks import INGEST_TASK
 
 
 def build_chain(app: Celery, job_id: str, from_stage: str | None = None) -> chain:
@@ -45,6 +46,11 @@ class CeleryDispatcher:
         except BaseException:
             self.marks.clear(job_id, stage)
             raise
+
+    def ingest(self, batch_id: str) -> None:
+        """Send a batch's ingest to the cpu pool."""
+        self.app.send_task(INGEST_TASK, args=(batch_id,), queue=INGEST_ROUTE.queue,
+                           priority=INGEST_ROUTE.priority)
 
     def shutdown(self) -> None:
         """Nothing to stop: the workers are other processes."""

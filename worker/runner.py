@@ -46,6 +46,22 @@ class InProcessDispatcher:
         `from_stage` needs no special handling)."""
         return self._executor.submit(run_job, self.services, job_id, worker=self.worker)
 
+    def ingest(self, batch_id: str) -> Future[None]:
+        """Read the batch on the background thread; its jobs queue up behind it there."""
+        return self._executor.submit(self._ingest, batch_id)
+
+    def _ingest(self, batch_id: str) -> None:
+        from worker.batches import ingest_batch
+
+        scratch = self.services.media.scratch_dir("batches", batch_id)
+        try:
+            ingest_batch(self.services, batch_id, self.dispatch, scratch)
+        except Exception:  # noqa: BLE001 - a thread's exception would be lost silently
+            log.exception("batch %s could not be read", batch_id)
+            raise
+        finally:
+            self.services.media.discard_scratch(scratch)
+
     def ping(self) -> None:
         """The in-process runner is always reachable."""
 

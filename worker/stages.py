@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -18,13 +18,22 @@ from pipeline.render.audio_mix import pick_music
 from pipeline.render.check import check_output
 from pipeline.render.compositor import RenderOptions, render_timeline
 from pipeline.render.presets import get_preset
-from pipeline.render.timeline import Brand, MediaItem, Price, Timeline, build_timeline
+from pipeline.render.timeline import (
+    END_CARD_SECONDS,
+    Brand,
+    MediaItem,
+    Price,
+    Timeline,
+    build_timeline,
+)
 from pipeline.script.template import generate_script
-from pipeline.sources.idea import read_source
+from pipeline.sources.product import Product, ProductSource
+from pipeline.sources.readers import read_source
 from pipeline.text.normalize import normalise_tokens
 from pipeline.tools import Stopped
 from pipeline.types import (
     ProgressCallback,
+    Scene,
     Script,
     StageError,
     Voiceover,
@@ -39,6 +48,8 @@ from pipeline.voice.engines import (
 from pipeline.voice.synthesis import synthesize_script
 from store.media import MediaMissing, MediaStorage, artifact_key
 from store.settings import Settings
+from worker.clip_voice import clip_voiceover
+from worker.remote_media import RemoteMedia, RemoteRefused
 
 
 @dataclass(frozen=True)
@@ -114,12 +125,67 @@ def _store_json(ctx: StageContext, key: str, data: Any) -> None:
 
 
 def run_script(ctx: StageContext, job: JobInput) -> dict[str, str]:
-    """Source → script.json."""
-    script = generate_script(read_source(job.source, job.options.get("language")))
+    """Source → script.json, and visuals.json: the pictures the source brought (a product's
+    images, fetched and checked), which the render shows after the job's own media."""
+    source = read_source(job.source, job.options.get("language"))
+    visuals: list[dict[str, Any]] = []
+    if isinstance(source, ProductSource):
+        products, visuals = resolve_product_images(ctx, job, source.products)
+        source = replace(source, products=products, target_seconds=target_seconds(job.preset),
+                         call_to_action=str(job.options.get("call_to_action") or ""))
+    ctx.on_progress(0.5)
+    script = _untitled_clip_script() if _untitled_clip(source) else generate_script(source)
     keys = outputs_of("script", job.job_id)
     _store_json(ctx, keys["script"], script.to_dict())
+    _store_json(ctx, keys["visuals"], visuals)
     ctx.on_progress(1.0)
     return keys
+
+
+def _untitled_clip(source: object) -> bool:
+    return isinstance(source, ProductSource) and not source.products[0].title
+
+
+def _untitled_clip_script() -> Script:
+    """A clip sent without product fields keeps its own speech: there is nothing to say."""
+    return Script(title="", scenes=(Scene(narration="", headline=""),), call_to_action="",
+                  hashtags=(), kind="product")
+
+
+def target_seconds(preset_name: str) -> float:
+    """How long a generated narration should last on a preset: about 30 s, the sweet spot of
+    short-form ads, within what the platform accepts (the end card comes on top)."""
+    preset = get_preset(preset_name)
+    return max(preset.min_duration, min(30.0, preset.max_duration)) - END_CARD_SECONDS
+
+
+def resolve_product_images(ctx: StageContext, job: JobInput, products: tuple[Product, ...]
+                           ) -> tuple[tuple[Product, ...], list[dict[str, Any]]]:
+    """Each product's images as media keys (uploads as the API resolved them, URLs fetched
+    through the safe fetcher) and the job's visuals, all products' pictures in order.
+
+    A refused picture is left out; a product whose every picture is refused fails the stage
+    with the reasons, since a video of someone else's placeholder would be worse than none.
+    """
+    known: dict[str, str] = job.options.get("image_keys") or {}
+    remote = RemoteMedia.from_settings(ctx.settings, ctx.media, ctx.scratch / "remote")
+    resolved, visuals = [], []
+    for product in products:
+        keys, refused = [], []
+        for ref in product.images:
+            if ref in known:
+                keys.append(known[ref])
+                continue
+            try:
+                keys.append(remote.get(ref).key)
+            except RemoteRefused as exc:
+                refused.append(exc.message)
+        if product.images and not keys:
+            raise StageError("script", "image_refused",
+                             "no picture of the product could be used: " + "; ".join(refused))
+        resolved.append(replace(product, images=tuple(keys)))
+        visuals += [{"key": key, "kind": "still"} for key in keys]
+    return tuple(resolved), visuals
 
 
 def voice_defaults(settings: Settings) -> VoiceDefaults:
@@ -136,8 +202,16 @@ def job_voice_options(settings: Settings, options: dict[str, Any]) -> VoiceOptio
 
 
 def run_voice(ctx: StageContext, job: JobInput) -> dict[str, str]:
-    """script.json → voice.wav + voiceover.json (word timings)."""
+    """script.json → voice.wav + voiceover.json (word timings); a transcribed clip that
+    speaks keeps its own speech instead."""
+    keys = clip_voiceover(ctx, job)
+    if keys is not None:
+        return keys
     script = _load_script(ctx, job)
+    if not script.narration.strip() and job.source.get("type") == "clip":
+        raise StageError("voice", "no_speech",
+                         "the clip has no speech to keep and no product fields to write a "
+                         "voiceover from; send product fields or transcribe: false")
     options = job_voice_options(ctx.settings, job.options)
     defaults = voice_defaults(ctx.settings)
     choice = resolve_voice(options, script.language, defaults)
@@ -171,7 +245,8 @@ def run_captions(ctx: StageContext, job: JobInput) -> dict[str, str]:
     voiceover = _load_voiceover(ctx, job)
     options = job.options.get("captions") or {}
     words = voiceover.words
-    if options.get("timing") == "whisper":
+    # A clip's own speech has Whisper's words already, and no script to re-time.
+    if options.get("timing") == "whisper" and voiceover.engine != "clip":
         words = tuple(_whisper_timings(ctx, job, voiceover))
     files = build_captions(words, get_preset(job.preset), ctx.scratch, caption_style(options))
     keys = outputs_of("captions", job.job_id)
@@ -186,8 +261,15 @@ def job_timeline(ctx: StageContext, job: JobInput) -> Timeline:
     """The job's timeline, from its artifacts and options (the final render and previews)."""
     options = job.options
     brand_options = options.get("brand") or {}
-    media = [MediaItem(ctx.media.fetch(item["key"]), item["kind"], bool(item.get("keep_audio")))
-             for item in options.get("media") or []]
+    brought = (json.loads(ctx.media.read_bytes(job.artifacts["visuals"]))
+               if "visuals" in job.artifacts else [])
+    voiceover = _load_voiceover(ctx, job)
+    # A clip whose own speech is the voiceover must not be heard a second time under it.
+    speech_from_clip = voiceover.engine == "clip"
+    media = [MediaItem(ctx.media.fetch(item["key"]), item["kind"],
+                       bool(item.get("keep_audio")) and not speech_from_clip,
+                       item.get("duration"))
+             for item in [*(options.get("media") or []), *brought]]
     music_key = brand_options.get("music_dir")
     music = pick_music(ctx.media.list(music_key) if music_key else [], job.job_id)
     logo_key = brand_options.get("logo")
@@ -200,7 +282,7 @@ def job_timeline(ctx: StageContext, job: JobInput) -> Timeline:
     )
     price = options.get("price")
     return build_timeline(
-        _load_script(ctx, job), _load_voiceover(ctx, job),
+        _load_script(ctx, job), voiceover,
         ctx.media.fetch(job.artifacts["voice_wav"]), get_preset(job.preset),
         media=media, captions=ctx.media.fetch(job.artifacts["captions_ass"]),
         music=ctx.media.fetch(music) if music else None, brand=brand,
@@ -282,7 +364,7 @@ def run_publish(ctx: StageContext, job: JobInput) -> dict[str, str]:
 
 
 _OUTPUTS: dict[str, dict[str, str]] = {
-    "script": {"script": "script.json"},
+    "script": {"script": "script.json", "visuals": "visuals.json"},
     "voice": {"voice_wav": "voice.wav", "voiceover": "voiceover.json"},
     "captions": {"captions_ass": "captions.ass", "captions_srt": "captions.srt",
                  "captions_vtt": "captions.vtt", "captions_json": "captions.json"},

@@ -11,7 +11,7 @@ from celery.exceptions import Ignore, SoftTimeLimitExceeded
 from store.services import Services, build_services
 from worker.celery_app import task_name
 from worker.execution import JobNotRunnable, StageBusy, StageSuperseded, execute_stage
-from worker.routing import ROUTES, StageRoute
+from worker.routing import INGEST_ROUTE, ROUTES, StageRoute
 
 _services: dict[int, Services] = {}
 
@@ -44,7 +44,30 @@ def _register(app: Celery, route: StageRoute) -> None:
         return {"job_id": job_id, **artifacts}
 
 
+INGEST_TASK = "videofactory.batch_ingest"
+
+
+def _register_ingest(app: Celery) -> None:
+    scale = app.vf_settings.time_limit_scale  # type: ignore[attr-defined]
+
+    @app.task(name=INGEST_TASK, bind=True, acks_late=True, reject_on_worker_lost=True,
+              soft_time_limit=INGEST_ROUTE.soft_time_limit * scale,
+              time_limit=INGEST_ROUTE.time_limit * scale)
+    def ingest(self: Task, batch_id: str) -> None:
+        """Read a batch's feed or collection and enqueue its jobs."""
+        from worker.batches import ingest_batch
+        from worker.chains import CeleryDispatcher
+
+        svc = services_for(self.app)
+        scratch = svc.media.scratch_dir("batches", batch_id)
+        try:
+            ingest_batch(svc, batch_id, CeleryDispatcher(self.app, svc.marks).dispatch, scratch)
+        finally:
+            svc.media.discard_scratch(scratch)
+
+
 def register_tasks(app: Celery) -> None:
-    """Register one task per stage on the app."""
+    """Register one task per stage, and the batch ingest, on the app."""
     for route in ROUTES:
         _register(app, route)
+    _register_ingest(app)

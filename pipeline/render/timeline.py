@@ -34,6 +34,7 @@ class MediaItem:
     path: Path
     kind: str  # "still" or "clip"
     keep_audio: bool = False
+    duration: float | None = None  # a clip's length: a clip shown again plays on from there
 
 
 @dataclass(frozen=True)
@@ -124,12 +125,16 @@ class Timeline:
         return [layer for layer in self.texts if layer.start <= t < layer.end]
 
 
-def _boundaries(voice: Voiceover, duration: float, end_card_start: float) -> list[float]:
-    """Where one visual gives way to the next: scene starts, long scenes split evenly."""
+def _boundaries(voice: Voiceover, duration: float,
+                end_card_start: float) -> tuple[list[float], list[int]]:
+    """Where one visual gives way to the next (scene starts, long scenes split evenly), and
+    the scene each visual belongs to (the end card's is -1)."""
     scene_starts = [0.0] + [s.start for s in voice.scenes[1:]] + [end_card_start]
+    scene_of = [voice.scenes[i].index if i < len(voice.scenes) else i
+                for i in range(len(scene_starts) - 1)]
     title_end = max(scene_starts[1], TITLE_MIN_SECONDS) if len(scene_starts) > 1 else duration
-    edges = [0.0]
-    for start, end in zip(scene_starts, scene_starts[1:], strict=False):
+    edges, owners = [0.0], []
+    for k, (start, end) in enumerate(zip(scene_starts, scene_starts[1:], strict=False)):
         start = max(start, edges[-1])
         if start == 0.0:
             end = max(end, title_end)
@@ -137,9 +142,10 @@ def _boundaries(voice: Voiceover, duration: float, end_card_start: float) -> lis
             continue  # spoken while the previous visual is still up
         pieces = max(1, math.ceil((end - start) / MAX_VISUAL_SECONDS))
         step = (end - start) / pieces
-        edges += [start + step * (k + 1) for k in range(pieces)]
+        edges += [start + step * (j + 1) for j in range(pieces)]
+        owners += [scene_of[k]] * pieces
     edges[-1] = end_card_start
-    return edges + [duration]
+    return edges + [duration], owners + [-1]
 
 
 def build_timeline(
@@ -163,49 +169,85 @@ def build_timeline(
             f"{preset.max_duration:.0f} s; shorten the script",
         )
     end_card_start = duration - max(END_CARD_SECONDS, duration - voice.duration)
-    edges = _boundaries(voice, duration, end_card_start)
+    edges, owners = _boundaries(voice, duration, end_card_start)
     transitions = tuple(
         Transition(TRANSITIONS[i % len(TRANSITIONS)], at, TRANSITION_SECONDS)
         for i, at in enumerate(edges[1:-1])
     )
+    chosen = _media_per_visual(script, owners, len(media))
+    played = [0.0] * len(media)  # how far into each clip the video has shown it
     visuals = []
     for i, (start, end) in enumerate(zip(edges, edges[1:], strict=False)):
         lead = TRANSITION_SECONDS / 2 if i > 0 else 0.0
         tail = TRANSITION_SECONDS / 2 if i < len(edges) - 2 else 0.0
-        is_end_card = i == len(edges) - 2
-        item = media[i % len(media)] if media and not is_end_card else None
         motion = MOTIONS[i % len(MOTIONS)]
-        if item is None:
+        if chosen[i] is None:
             visuals.append(Visual("generated", start - lead, end + tail, motion,
                                   palette_index=i))
-        else:
-            visuals.append(Visual(item.kind, start - lead, end + tail,
-                                  motion if item.kind == "still" else "none", item.path,
-                                  keep_audio=item.keep_audio))
+            continue
+        item = media[chosen[i]]
+        clip_in = 0.0
+        if item.kind == "clip":
+            shown = played[chosen[i]]
+            if item.duration and shown + (end - start) > item.duration:
+                shown = 0.0  # it would run out: start it again rather than freeze
+            clip_in = max(0.0, shown - lead)
+            played[chosen[i]] = shown + (end - start)
+        visuals.append(Visual(item.kind, start - lead, end + tail,
+                              motion if item.kind == "still" else "none", item.path,
+                              clip_in=clip_in, keep_audio=item.keep_audio))
+    if price is None and script.price:
+        price = Price(script.was_price or script.price,
+                      script.price if script.was_price else None)
     texts = _text_layers(script, voice, edges, end_card_start, duration, bool(media), price)
     return Timeline(preset, duration, voice.duration, tuple(visuals), transitions, tuple(texts),
                     voice_wav, captions, music, brand or Brand())
+
+
+def _media_per_visual(script: Script, owners: list[int], count: int) -> list[int | None]:
+    """Which media item each visual shows: a scene that names its visuals shows those, the
+    others take the media in turn; the end card (and a video without media) is generated."""
+    chosen: list[int | None] = []
+    turn, within = 0, 0
+    for i, owner in enumerate(owners):
+        within = within + 1 if i > 0 and owners[i - 1] == owner else 0
+        own = script.scenes[owner].visuals if 0 <= owner < len(script.scenes) else ()
+        own = tuple(v for v in own if 0 <= v < count)
+        if owner < 0 or count == 0:
+            chosen.append(None)
+        elif own:
+            chosen.append(own[within % len(own)])
+        else:
+            chosen.append(turn % count)
+            turn += 1
+    return chosen
 
 
 def _text_layers(script: Script, voice: Voiceover, edges: list[float], end_card_start: float,
                  duration: float, real_media: bool, price: Price | None) -> list[TextLayer]:
     title_end = edges[1] if len(edges) > 2 else min(duration, TITLE_MIN_SECONDS)
     layers = [TextLayer("title", script.title, 0.0, max(title_end, TITLE_MIN_SECONDS))]
-    if not real_media:
-        # Generated backgrounds carry each scene's headline; real pictures speak for themselves.
-        for timing in voice.scenes[1:]:
-            if timing.start >= end_card_start:
-                break
-            end = min(timing.end + 0.3, end_card_start)
-            if end - timing.start > 0.5:
-                headline = script.scenes[timing.index].headline
-                layers.append(TextLayer("headline", headline, timing.start, end))
-    if price is not None:
+    scene_badges = any(scene.price for scene in script.scenes)
+    for timing in voice.scenes[1:]:
+        if timing.start >= end_card_start:
+            break
+        end = min(timing.end + 0.3, end_card_start)
+        if end - timing.start <= 0.5:
+            continue
+        scene = script.scenes[timing.index]
+        # Generated backgrounds carry each scene's headline; an idea's own pictures speak for
+        # themselves, while a product's benefits and a compilation's numbers are the point.
+        if not real_media or script.kind != "idea":
+            layers.append(TextLayer("headline", scene.headline, timing.start, end))
+        if scene.price:
+            layers.append(TextLayer("badge", scene.price, timing.start, end, scene.was_price))
+    if price is not None and not scene_badges:
         start = layers[0].end
         if end_card_start - start > 0.5:
             text = price.sale_price or price.price
             was = price.price if price.sale_price else ""
             layers.append(TextLayer("badge", text, start, end_card_start, was))
-    layers.append(TextLayer("end", script.call_to_action or script.title, end_card_start,
-                            duration, " ".join(script.hashtags)))
+    layers.append(TextLayer("end", script.end_title or script.call_to_action or script.title,
+                            end_card_start, duration,
+                            script.end_subtitle or " ".join(script.hashtags)))
     return layers

@@ -7,6 +7,7 @@ import re
 from typing import Protocol
 
 from pipeline.script.templates import TEMPLATES
+from pipeline.sources.product import ProductSource
 from pipeline.text.clean import clean_text, has_words
 from pipeline.text.language import base_language, detect_language
 from pipeline.types import IdeaSource, Scene, Script, StageError
@@ -82,6 +83,14 @@ class TemplateScriptGenerator:
         )
 
 
-def generate_script(source: IdeaSource, generator: ScriptGenerator | None = None) -> Script:
-    """Run the script stage with the given generator (the template one by default)."""
-    return (generator or TemplateScriptGenerator()).generate(source)
+def generate_script(source: IdeaSource | ProductSource,
+                    generator: ScriptGenerator | None = None) -> Script:
+    """Run the script stage with the given generator; by default the offline template of the
+    source's kind (an idea, or a product and a compilation of products)."""
+    if generator is not None:
+        return generator.generate(source)  # type: ignore[arg-type]
+    if isinstance(source, ProductSource):
+        from pipeline.script.product import generate_product_script
+
+        return generate_product_script(source)
+    return TemplateScriptGenerator().generate(source)

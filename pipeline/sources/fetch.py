@@ -15,6 +15,8 @@ import ipaddress
 import os
 import secrets
 import socket
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import SplitResult, urljoin, urlsplit
@@ -26,7 +28,6 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 DEFAULT_PORTS = {"http": 80, "https": 443}
 SNIFF_BYTES = 512
-CHUNK_BYTES = 64 * 1024
 
 _METADATA = frozenset(
     {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
@@ -43,6 +44,9 @@ class FetchLimits:
     connect_timeout: float = 5.0
     read_timeout: float = 20.0
     max_redirects: int = 5
+    # The whole fetch, redirects and body included: a server trickling a byte at a time
+    # never trips the read timeout, but it trips this.
+    deadline: float = 60.0
     # FETCH_ALLOW_HOSTS: host names (as written in the URL) or IPs that may be private.
     allow_hosts: frozenset[str] = frozenset()
 
@@ -65,6 +69,10 @@ class Fetched:
     size: int
     content_type: str
     sha256: str
+    # The server's validators, for a conditional fetch next time.
+    etag: str = ""
+    last_modified: str = ""
+    not_modified: bool = False  # 304: the copy named by the validators is still current
 
 
 def check_address(ip: IPAddress) -> str | None:
@@ -100,8 +108,16 @@ def check_address(ip: IPAddress) -> str | None:
     return None
 
 
-def fetch(url: str, out: Path, limits: FetchLimits = FetchLimits()) -> Fetched:  # noqa: B008
-    """Download `url` to `out` within `limits`, refusing unsafe addresses and oversized bodies."""
+def fetch(url: str, out: Path, limits: FetchLimits = FetchLimits(),  # noqa: B008
+          *, etag: str = "", last_modified: str = "") -> Fetched:
+    """Download `url` to `out` within `limits`, refusing unsafe addresses and oversized bodies.
+
+    With `etag` or `last_modified` from an earlier fetch the request is conditional, and a
+    304 answer comes back as `not_modified` with nothing written.
+    """
+    give_up_at = time.monotonic() + limits.deadline
+    conditions = {name: value for name, value in (("If-None-Match", etag),
+                                                  ("If-Modified-Since", last_modified)) if value}
     timeout = httpx.Timeout(
         connect=limits.connect_timeout,
         read=limits.read_timeout,
@@ -115,8 +131,15 @@ def fetch(url: str, out: Path, limits: FetchLimits = FetchLimits()) -> Fetched: 
         for _ in range(limits.max_redirects + 1):
             parts = _parse(current)
             addresses = _resolve(parts, current, limits.allow_hosts)
-            response = _open(client, parts, addresses, current)
+            _check_deadline(give_up_at, url, limits.deadline)
+            response = _open(client, parts, addresses, current, conditions)
             try:
+                if response.status_code == 304 and conditions:
+                    return Fetched(url=current, path=out, size=0, content_type="", sha256="",
+                                   etag=response.headers.get("etag", etag),
+                                   last_modified=response.headers.get("last-modified",
+                                                                      last_modified),
+                                   not_modified=True)
                 if response.status_code in REDIRECT_STATUSES:
                     location = response.headers.get("location")
                     if not location:
@@ -128,12 +151,18 @@ def fetch(url: str, out: Path, limits: FetchLimits = FetchLimits()) -> Fetched: 
                     continue
                 if not 200 <= response.status_code < 300:
                     raise FetchRefused("http_error", f"{current}: HTTP {response.status_code}")
-                return _save(response, current, out, limits.max_bytes)
+                return _save(response, current, out, limits.max_bytes,
+                             lambda: _check_deadline(give_up_at, url, limits.deadline))
             finally:
                 response.close()
     raise FetchRefused(
         "too_many_redirects", f"{url}: more than {limits.max_redirects} redirects (last {current})"
     )
+
+
+def _check_deadline(give_up_at: float, url: str, deadline: float) -> None:
+    if time.monotonic() > give_up_at:
+        raise FetchRefused("timeout", f"{url}: not fetched within {deadline:g} s")
 
 
 def sniff(head: bytes) -> str:
@@ -215,7 +244,8 @@ def _resolve(parts: SplitResult, url: str, allow_hosts: frozenset[str]) -> list[
 
 
 def _open(
-    client: httpx.Client, parts: SplitResult, addresses: list[IPAddress], url: str
+    client: httpx.Client, parts: SplitResult, addresses: list[IPAddress], url: str,
+    conditions: dict[str, str],
 ) -> httpx.Response:
     """Send the GET to a checked address, with the original name in Host and TLS SNI."""
     host = parts.hostname or ""
@@ -232,7 +262,7 @@ def _open(
             request = client.build_request(
                 "GET",
                 f"{parts.scheme}://{literal}:{port}{target}",
-                headers={"Host": host_header},
+                headers={"Host": host_header, **conditions},
                 extensions=extensions,
             )
             return client.send(request, stream=True)
@@ -247,7 +277,8 @@ def _open(
     raise FetchRefused("unreachable", f"{url}: cannot connect ({last_error!r})")
 
 
-def _save(response: httpx.Response, url: str, out: Path, max_bytes: int) -> Fetched:
+def _save(response: httpx.Response, url: str, out: Path, max_bytes: int,
+          check_deadline: Callable[[], None]) -> Fetched:
     """Stream the body to a temporary name beside `out` and rename it when complete."""
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
@@ -259,7 +290,9 @@ def _save(response: httpx.Response, url: str, out: Path, max_bytes: int) -> Fetc
     size = 0
     try:
         with partial.open("wb") as sink:
-            for chunk in response.iter_bytes(CHUNK_BYTES):
+            # No chunk size: chunks come as they arrive, so the deadline is checked that often.
+            for chunk in response.iter_bytes():
+                check_deadline()
                 size += len(chunk)
                 if size > max_bytes:
                     raise FetchRefused("too_large", f"{url}: more than {max_bytes} bytes")
@@ -275,5 +308,7 @@ def _save(response: httpx.Response, url: str, out: Path, max_bytes: int) -> Fetc
     finally:
         partial.unlink(missing_ok=True)
     return Fetched(
-        url=url, path=out, size=size, content_type=sniff(head), sha256=digest.hexdigest()
+        url=url, path=out, size=size, content_type=sniff(head), sha256=digest.hexdigest(),
+        etag=response.headers.get("etag", ""),
+        last_modified=response.headers.get("last-modified", ""),
     )

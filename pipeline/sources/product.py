@@ -23,6 +23,7 @@ _CODE = re.compile(r"\b([A-Z]{3})\b")
 _NUMBER = re.compile(r"\d[\d.,' \u00a0\u202f]*")
 # Text in these elements is never part of what a shopper reads.
 _HIDDEN = {"script", "style", "template", "noscript", "head"}
+_TAG = re.compile(r"</?[A-Za-z][^>]*>")
 _BREAKS = {"p", "br", "li", "div", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol",
            "table", "section", "article", "blockquote"}
 
@@ -57,6 +58,22 @@ class Product:
             return None
         saving = (self.price.amount - self.sale_price.amount) / self.price.amount * 100
         return int(saving) if saving >= 1 else None
+
+
+@dataclass(frozen=True)
+class ProductSource:
+    """What a product script is written from: one product, or several for a compilation.
+
+    By the time the script stage holds it, every product's `images` are media storage keys of
+    checked pictures, and the job's visuals are all products' images in order.
+    """
+
+    products: tuple[Product, ...]
+    mode: str = "single"  # "single" or "compilation" (a numbered scene per product)
+    title: str = ""  # a compilation's own title ("Top 5 summer picks")
+    language: str | None = None  # ISO 639-1; None: detect it from the products
+    call_to_action: str = ""  # the profile's, when it has one
+    target_seconds: float = 30.0  # how long the narration should last
 
 
 def parse_price(text: str | float | int | None, currency: str = "") -> Money | None:
@@ -104,10 +121,12 @@ def _amount(number: str) -> Decimal | None:
 
 
 class _TextOf(HTMLParser):
-    def __init__(self) -> None:
+    def __init__(self, markup: bool) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self._hidden = 0
+        # In HTML a line break in the source is only a space; in plain text it ends a line.
+        self._markup = markup
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _HIDDEN:
@@ -123,13 +142,13 @@ class _TextOf(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         if not self._hidden:
-            self.parts.append(data)
+            self.parts.append(re.sub(r"[\r\n]+", " ", data) if self._markup else data)
 
 
 def html_to_text(markup: str) -> str:
     """What a shopper reads in an HTML description: tags gone, entities decoded, one line per
     paragraph or list item, spaces collapsed."""
-    parser = _TextOf()
+    parser = _TextOf(markup=bool(_TAG.search(markup)))
     parser.feed(markup)
     parser.close()
     text = html.unescape("".join(parser.parts))  # entities written twice (&amp;amp;) too

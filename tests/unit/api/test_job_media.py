@@ -67,7 +67,8 @@ def _key(api: Api, upload: dict[str, Any]) -> str:
 
 def test_media_are_stored_as_keys_in_the_users_order(api: Api, services: Services,
                                                      clip: bytes) -> None:
-    """Each upload becomes {key, kind, keep_audio} in job.options["media"], in the order sent."""
+    """Each upload becomes {key, kind, keep_audio, duration} in job.options["media"], in the
+    order sent (a clip's duration lets a clip shown again play on)."""
     video = _upload(api, clip, "demo.mp4")
     photo = _upload(api, image_bytes((64, 48), "JPEG"), "kit.jpg")
     job = _accepted(api, _body(media=[
@@ -76,9 +77,9 @@ def test_media_are_stored_as_keys_in_the_users_order(api: Api, services: Service
         {"upload_id": video["id"], "keep_audio": False},
     ]))
     assert job.options["media"] == [
-        {"key": _key(api, video), "kind": "clip", "keep_audio": True},
-        {"key": _key(api, photo), "kind": "still", "keep_audio": False},
-        {"key": _key(api, video), "kind": "clip", "keep_audio": False},
+        {"key": _key(api, video), "kind": "clip", "keep_audio": True, "duration": 1.0},
+        {"key": _key(api, photo), "kind": "still", "keep_audio": False, "duration": None},
+        {"key": _key(api, video), "kind": "clip", "keep_audio": False, "duration": 1.0},
     ]
     # The worker resolves the same keys in media storage to the uploaded bytes.
     assert services.media.read_bytes(job.options["media"][0]["key"]) == clip

@@ -390,3 +390,48 @@ def test_https_to_closed_port_is_unreachable(tmp_path: Path) -> None:
         port = probe.getsockname()[1]
     error = _refused(f"https://127.0.0.1:{port}/", tmp_path / "x", LOCAL)
     assert error.code == "unreachable"
+
+
+def test_trickling_body_stops_at_the_overall_deadline(tmp_path: Path) -> None:
+    """A server sending a byte every 0.1 s never trips the read timeout; the deadline stops it."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        stop = threading.Event()
+
+        def trickle() -> None:
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
+                while not stop.is_set():
+                    try:
+                        conn.sendall(b"x")
+                    except OSError:
+                        return
+                    time.sleep(0.1)
+
+        thread = threading.Thread(target=trickle, daemon=True)
+        thread.start()
+        limits = FetchLimits(allow_hosts=LOCAL.allow_hosts, read_timeout=1.0, deadline=1.0)
+        started = time.monotonic()
+        try:
+            error = _refused(f"http://127.0.0.1:{port}/", tmp_path / "x", limits)
+        finally:
+            stop.set()
+    assert error.code == "timeout" and "within 1 s" in error.message
+    assert time.monotonic() - started < 3.0
+
+
+def test_conditional_fetch_answers_not_modified_and_writes_nothing(
+    server: Server, tmp_path: Path
+) -> None:
+    """The validators of a first fetch make the next one conditional; a 304 writes no file."""
+    server.routes["/a.jpg"] = Route(body=JPEG, headers={"ETag": '"v1"'})
+    first = fetch(server.url("/a.jpg"), tmp_path / "a.jpg", LOCAL)
+    assert first.etag == '"v1"' and not first.not_modified
+    server.routes["/a.jpg"] = Route(status=304, headers={"ETag": '"v1"'})
+    again = fetch(server.url("/a.jpg"), tmp_path / "b.jpg", LOCAL, etag=first.etag)
+    assert again.not_modified and again.etag == '"v1"'
+    assert not (tmp_path / "b.jpg").exists()

@@ -67,3 +67,11 @@ def test_a_product_without_a_title_is_refused_and_ids_are_stable() -> None:
     assert one.id == product_from_fields({"title": "Kit", "link": "https://s.example/k"}).id
     assert one.id != product_from_fields({"title": "Kit 2"}).id
     assert one.saving_percent is None
+
+
+def test_line_breaks_inside_html_are_spaces_but_plain_text_keeps_its_lines() -> None:
+    """An <li> wrapped over two source lines stays one line; plain text keeps its lines."""
+    from pipeline.sources.product import html_to_text
+
+    assert html_to_text("<ul><li>Soft\n  cotton</li><li>Two</li></ul>") == "Soft cotton\nTwo"
+    assert html_to_text("Line one\r\nLine two") == "Line one\nLine two"

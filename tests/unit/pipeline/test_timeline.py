@@ -106,3 +106,58 @@ def test_brand_palettes_use_the_brand_colours(tmp_path: Path) -> None:
     render_background(2, 90, 160, tmp_path / "c.jpg", palettes=palettes)
     bottom = Image.open(tmp_path / "c.jpg").convert("RGB").getpixel((45, 157))
     assert bottom[0] > 180 and bottom[2] < 120  # into the accent at the bottom
+
+
+def _compilation() -> Script:
+    scenes = [Scene("Here are three picks.", "Top 3")]
+    scenes += [Scene(f"Number {k}.", f"{k}. Item", price=f"${k}0.00",
+                     was_price="$99.00" if k == 2 else "", visuals=visuals)
+               for k, visuals in ((1, (0, 1)), (2, ()), (3, (2,)))]
+    scenes.append(Scene("Follow for more.", "Follow"))
+    return Script("Top 3", tuple(scenes), "Follow", (), kind="compilation",
+                  end_title="Acme", end_subtitle="shop.example.com")
+
+
+def test_compilation_scenes_show_their_own_pictures_numbers_and_prices(tmp_path: Path) -> None:
+    """Each numbered scene shows its product's pictures, its headline and its price badge."""
+    media = [MediaItem(tmp_path / f"{i}.jpg", "still") for i in range(3)]
+    timeline = build_timeline(_compilation(), _voice(2.5, 7, 3, 3, 2), Path("v.wav"), PRESET,
+                              media=media)
+    voice_scenes = _voice(2.5, 7, 3, 3, 2).scenes
+
+    def sources_during(scene: int) -> set[Path | None]:
+        s = voice_scenes[scene]
+        return {v.source for v in timeline.visuals
+                if v.start < s.end - 0.3 and v.end > s.start + 0.3 and v.kind != "generated"}
+
+    assert sources_during(1) == {media[0].path, media[1].path}  # split in two, both shown
+    assert sources_during(3) == {media[2].path}
+    headlines = [t.text for t in timeline.texts if t.kind == "headline"]
+    assert headlines[:3] == ["1. Item", "2. Item", "3. Item"]  # over real pictures too
+    badges = [(t.text, t.secondary) for t in timeline.texts if t.kind == "badge"]
+    assert badges == [("$10.00", ""), ("$20.00", "$99.00"), ("$30.00", "")]
+    end = timeline.texts[-1]
+    assert (end.kind, end.text, end.secondary) == ("end", "Acme", "shop.example.com")
+
+
+def test_a_product_script_carries_its_own_price_badge() -> None:
+    """Script.price / was_price become the whole-video badge when the job sets no price."""
+    script = Script("Mug", (Scene("Meet the mug.", "Mug"), Scene("It keeps heat.", "Heat")),
+                    "Shop now", (), kind="product", price="$15.00", was_price="$20.00")
+    timeline = build_timeline(script, _voice(3, 4), Path("v.wav"), PRESET)
+    badge = next(t for t in timeline.texts if t.kind == "badge")
+    assert (badge.text, badge.secondary) == ("$15.00", "$20.00")
+
+
+def test_one_clip_over_several_visuals_plays_on_instead_of_restarting(tmp_path: Path) -> None:
+    """A clip shown across consecutive visuals continues where it was, in step with the
+    timeline, and starts again only when it would run out."""
+    clip = MediaItem(tmp_path / "c.mp4", "clip", duration=12.0)
+    timeline = build_timeline(_script(3), _voice(5, 5, 5), Path("v.wav"), PRESET, media=[clip])
+    clips = [v for v in timeline.visuals if v.kind == "clip"]
+    assert len(clips) >= 3
+    assert clips[0].clip_in == 0.0
+    assert clips[1].clip_in == pytest.approx(clips[1].start)
+    for visual in clips:
+        assert visual.clip_in + (visual.end - visual.start) <= 12.0 + TRANSITION_SECONDS
+    assert any(v.clip_in < prev.clip_in for prev, v in zip(clips, clips[1:], strict=False))

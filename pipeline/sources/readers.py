@@ -1,0 +1,119 @@
+"""Read a job's source into what the script stage works from.
+
+Every type of source becomes either an `IdeaSource` or a `ProductSource`; the script stage
+never sees the shape a user sent.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import Any, Protocol
+
+from pipeline.sources.product import Product, ProductSource, product_from_fields
+from pipeline.types import IdeaSource, StageError
+
+NormalisedSource = IdeaSource | ProductSource
+
+
+class SourceReader(Protocol):
+    """Turns one type of source (as the API stored it) into the script stage's input."""
+
+    type: str
+
+    def read(self, source: dict[str, Any], language: str | None) -> NormalisedSource:
+        """Args:
+            source: the job's source as submitted, already validated by the API.
+            language: the job's language, or None to detect it.
+        Returns:
+            The normalised source.
+        """
+
+
+class IdeaReader:
+    """`{"type": "idea", "idea": "…"}`."""
+
+    type = "idea"
+
+    def read(self, source: dict[str, Any], language: str | None) -> IdeaSource:
+        """The idea text and language."""
+        return IdeaSource(idea=source["idea"], language=language)
+
+
+def _product(fields: dict[str, Any]) -> Product:
+    try:
+        return product_from_fields(fields)
+    except StageError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise StageError("script", "invalid_product", f"the product cannot be read: {exc}") \
+            from None
+
+
+class ProductReader:
+    """`{"type": "product", "title", "description", "price", "images", …}`: one product."""
+
+    type = "product"
+
+    def read(self, source: dict[str, Any], language: str | None) -> ProductSource:
+        """The product, its HTML description turned into clean text."""
+        return ProductSource(products=(_product(source),), language=language)
+
+
+def _upload_title(upload_id: str) -> str:
+    return re.sub(r"[_-]+", " ", upload_id).strip()
+
+
+def collection_item(item: Any) -> dict[str, Any]:
+    """A collection item as product fields: an upload id alone is a product shown by it."""
+    if isinstance(item, str):
+        return {"title": _upload_title(item), "images": [item], "id": item}
+    return dict(item)
+
+
+class CollectionReader:
+    """`{"type": "collection", "mode": "compilation", "items": […], "title"}`: one video with
+    a numbered scene per item. (Mode "each" is a batch: each item is its own product job.)"""
+
+    type = "collection"
+
+    def read(self, source: dict[str, Any], language: str | None) -> ProductSource:
+        """The items as products, in order."""
+        products = tuple(_product(collection_item(item)) for item in source.get("items") or [])
+        if not products:
+            raise StageError("script", "invalid_product", "the collection has no items")
+        return ProductSource(products=products, mode="compilation",
+                             title=str(source.get("title") or "").strip(), language=language)
+
+
+class ClipReader:
+    """`{"type": "clip", "upload_id", "product": {…}, "keep_audio", "transcribe"}`: the clip is
+    the picture; the product fields, when given, are what the voiceover says."""
+
+    type = "clip"
+
+    def read(self, source: dict[str, Any], language: str | None) -> NormalisedSource:
+        """A product source from the clip's product fields (their images come after the clip)."""
+        fields = source.get("product") or {}
+        if not str(fields.get("title") or "").strip():
+            # Only a transcribed clip may come without product fields: its own speech is used.
+            return ProductSource(products=(Product(id=source["upload_id"], title=""),),
+                                 language=language)
+        # The clip is the picture: the product's own images are not shown over it.
+        return ProductSource(products=(replace(_product(fields), images=()),),
+                             language=language)
+
+
+READERS: dict[str, SourceReader] = {
+    reader.type: reader
+    for reader in (IdeaReader(), ProductReader(), CollectionReader(), ClipReader())
+}
+
+
+def read_source(source: dict[str, Any], language: str | None = None) -> NormalisedSource:
+    """The normalised source of a job; a type without a reader fails the script stage."""
+    reader = READERS.get(str(source.get("type")))
+    if reader is None:
+        raise StageError("script", "unsupported_source",
+                         f"source type {source.get('type')!r} is not supported yet")
+    return reader.read(source, language)

@@ -1,0 +1,193 @@
+"""Batches and their items. An item backed by a job shows its job's status, read at the time
+it is asked for, so nothing has to update items when jobs finish."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from store.jobs import new_job
+from store.models import Batch, BatchItem, Job, Project, new_id, utcnow
+
+COUNT_KEYS = ("total", "queued", "running", "succeeded", "failed", "unchanged", "skipped")
+# An item's own status when it has no job of its own to follow.
+ITEM_STATUSES = ("job", "unchanged", "skipped", "failed", "planned")
+_JOB_TO_ITEM = {"queued": "queued", "running": "running", "succeeded": "succeeded",
+                "failed": "failed", "canceled": "failed"}
+# An earlier item's job with one of these statuses makes an equal fingerprint "unchanged".
+REUSABLE_JOB_STATUSES = ("queued", "running", "succeeded")
+
+
+def create_batch(session: Session, *, account_id: str, profile_id: str, preset: str,
+                 source: dict[str, Any], options: dict[str, Any]) -> Batch:
+    """A queued batch; the ingest task reads its source."""
+    batch = Batch(id=new_id("bat"), account_id=account_id, profile_id=profile_id,
+                  status="queued", preset=preset, source=source, options=options, parsed=0)
+    session.add(batch)
+    session.flush()
+    return batch
+
+
+@dataclass(frozen=True)
+class PlannedItem:
+    """An item as the ingest decided it: a job to make (`job_source` set), or a status."""
+
+    position: int
+    key: str
+    title: str
+    status: str  # "job", "unchanged", "skipped", "failed" or "planned"
+    fingerprint: str | None = None
+    reason: str | None = None
+    job_id: str | None = None  # an earlier job, for "unchanged"
+    job_source: dict[str, Any] | None = None
+    job_options: dict[str, Any] | None = None
+
+
+def reusable_jobs(session: Session, account_id: str,
+                  fingerprints: Iterable[str]) -> dict[str, str]:
+    """For each fingerprint an earlier item of the account made a live or finished video
+    for, that job's id (the newest)."""
+    wanted = list(set(fingerprints))
+    found: dict[str, str] = {}
+    for start in range(0, len(wanted), 500):  # bound the IN list
+        rows = session.execute(
+            select(BatchItem.fingerprint, Job.id)
+            .join(Job, Job.id == BatchItem.job_id)
+            .where(BatchItem.fingerprint.in_(wanted[start:start + 500]),
+                   Job.account_id == account_id, Job.status.in_(REUSABLE_JOB_STATUSES))
+            .order_by(Job.created_at)
+        )
+        for fingerprint, job_id in rows:
+            found[fingerprint] = job_id  # later rows are newer
+    return found
+
+
+def write_items(session: Session, batch: Batch, items: list[PlannedItem],
+                queues: Mapping[str, str]) -> list[str]:
+    """Store the items, with a project and a queued job for each one to make; return the new
+    jobs' ids (the caller commits, then dispatches them)."""
+    rows: list[Any] = []
+    job_ids = []
+    for item in items:
+        job_id = item.job_id
+        if item.status == "job":
+            assert item.job_source is not None
+            project = Project(id=new_id("proj"), profile_id=batch.profile_id,
+                              name=(item.title or item.key)[:200] or "Untitled")
+            job, progress = new_job(account_id=batch.account_id,
+                                    profile_id=batch.profile_id or "", project_id=project.id,
+                                    source=item.job_source, preset=batch.preset, queues=queues,
+                                    options=item.job_options)
+            rows += [project, job, progress]
+            job_id = job.id
+            job_ids.append(job.id)
+        rows.append(BatchItem(id=new_id("bit"), batch_id=batch.id, position=item.position,
+                              key=item.key[:2000], title=item.title[:500], status=item.status,
+                              job_id=job_id, fingerprint=item.fingerprint, reason=item.reason))
+    session.add_all(rows)
+    session.flush()
+    return job_ids
+
+
+def written_so_far(session: Session, batch_id: str) -> tuple[int, int]:
+    """(items written, of which products taken) of a batch whose ingest was cut off."""
+    count, taken = session.execute(
+        select(func.count(), func.count().filter(BatchItem.status.in_(
+            ("job", "unchanged", "planned"))))
+        .where(BatchItem.batch_id == batch_id)
+    ).one()
+    return int(count), int(taken)
+
+
+def _item_status(own: str, job_status: str | None) -> str:
+    if own != "job":
+        return own
+    return _JOB_TO_ITEM.get(job_status or "", "failed")
+
+
+def batch_counts(session: Session, batch_id: str) -> dict[str, int]:
+    """How many items are in each status (a dry run's items count as "planned")."""
+    counts = dict.fromkeys(COUNT_KEYS, 0)
+    rows = session.execute(
+        select(BatchItem.status, Job.status, func.count())
+        .outerjoin(Job, Job.id == BatchItem.job_id)
+        .where(BatchItem.batch_id == batch_id)
+        .group_by(BatchItem.status, Job.status)
+    )
+    for own, job_status, count in rows:
+        status = _item_status(own, job_status)
+        counts[status] = counts.get(status, 0) + count
+        counts["total"] += count
+    return counts
+
+
+def batch_status(batch: Batch, counts: Mapping[str, int]) -> str:
+    """parsing | running | succeeded | partial | failed, as the user sees it."""
+    if batch.status in ("queued", "parsing", "failed"):
+        return batch.status
+    if counts["queued"] or counts["running"]:
+        return "running"
+    if not counts["failed"]:
+        return "succeeded"
+    made = counts["succeeded"] + counts["unchanged"] + counts["skipped"] + counts.get(
+        "planned", 0)
+    return "partial" if made else "failed"
+
+
+def batch_items(session: Session, batch_id: str, *, after: int = -1,
+                limit: int = 100) -> tuple[list[tuple[BatchItem, str, Job | None]], bool]:
+    """A page of items in feed order after position `after`, with their statuses and jobs;
+    and whether more follow."""
+    rows = session.execute(
+        select(BatchItem, Job)
+        .outerjoin(Job, Job.id == BatchItem.job_id)
+        .where(BatchItem.batch_id == batch_id, BatchItem.position > after)
+        .order_by(BatchItem.position)
+        .limit(limit + 1)
+    ).all()
+    page = [(item, _item_status(item.status, job.status if job else None), job)
+            for item, job in rows[:limit]]
+    return page, len(rows) > limit
+
+
+def list_batches(session: Session, account_id: str, *, limit: int,
+                 before: Batch | None = None) -> tuple[list[Batch], bool]:
+    """The account's batches, newest first, a page at a time."""
+    query = select(Batch).where(Batch.account_id == account_id)
+    if before is not None:
+        query = query.where((Batch.created_at < before.created_at) |
+                            ((Batch.created_at == before.created_at) & (Batch.id < before.id)))
+    rows = list(session.scalars(query.order_by(Batch.created_at.desc(), Batch.id.desc())
+                                .limit(limit + 1)))
+    return rows[:limit], len(rows) > limit
+
+
+def set_batch_state(session: Session, batch_id: str, status: str, *,
+                    parsed: int | None = None, format: str | None = None,  # noqa: A002
+                    error: tuple[str, str] | None = None) -> None:
+    """Record how far the ingest is; `running` marks the end of parsing."""
+    batch = session.get(Batch, batch_id, populate_existing=True)
+    if batch is None:
+        raise LookupError(f"batch {batch_id} not found")
+    batch.status = status
+    if parsed is not None:
+        batch.parsed = parsed
+    if format is not None:
+        batch.format = format
+    if error is not None:
+        batch.error_code, batch.error_message = error
+    if status in ("running", "failed"):
+        batch.parsed_at = utcnow()
+
+
+def aware_iso(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a Z, for the API."""
+    if value is None:
+        return None
+    text = value.isoformat()
+    return (text if value.tzinfo else text + "+00:00").replace("+00:00", "Z")
