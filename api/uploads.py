@@ -7,6 +7,7 @@ account id in the key is what makes another account's upload unreachable.
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 from collections.abc import Iterator
@@ -120,11 +121,17 @@ def feed_check(body: Path) -> MediaCheck:
     try:
         found = detect_format(head)
     except FeedError:
-        text = head.decode("utf-8-sig", errors="replace").splitlines()
+        # Only UTF-8 text without NULs can be a CSV (the reader refuses anything else): a
+        # binary file whose first "line" happens to hold a comma is no feed.
+        try:
+            decoded = codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=False)
+        except UnicodeDecodeError:
+            decoded = ""
+        text = decoded.splitlines() if "\x00" not in decoded else []
         if not text or "," not in text[0] and ";" not in text[0] and "\t" not in text[0]:
             raise ApiError(422, "invalid_feed", "the file is no feed we read: send Google "
                            "Merchant XML, TSV or CSV, Shopify products.json, WooCommerce "
-                           "product JSON, or a CSV with a header row") from None
+                           "product JSON, or a UTF-8 CSV with a header row") from None
         found = "csv"
     return MediaCheck("feed", (_FEED_SUFFIXES[found],))
 

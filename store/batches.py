@@ -71,7 +71,9 @@ def write_items(session: Session, batch: Batch, items: list[PlannedItem],
                 queues: Mapping[str, str]) -> list[str]:
     """Store the items, with a project and a queued job for each one to make; return the new
     jobs' ids (the caller commits, then dispatches them)."""
+    projects: list[Project] = []
     rows: list[Any] = []
+    item_rows: list[BatchItem] = []
     job_ids = []
     for item in items:
         job_id = item.job_id
@@ -83,14 +85,18 @@ def write_items(session: Session, batch: Batch, items: list[PlannedItem],
                                     profile_id=batch.profile_id or "", project_id=project.id,
                                     source=item.job_source, preset=batch.preset, queues=queues,
                                     options=item.job_options)
-            rows += [project, job, progress]
+            projects.append(project)
+            rows += [job, progress]
             job_id = job.id
             job_ids.append(job.id)
-        rows.append(BatchItem(id=new_id("bit"), batch_id=batch.id, position=item.position,
+        item_rows.append(BatchItem(id=new_id("bit"), batch_id=batch.id, position=item.position,
                               key=item.key[:2000], title=item.title[:500], status=item.status,
                               job_id=job_id, fingerprint=item.fingerprint, reason=item.reason))
-    session.add_all(rows)
-    session.flush()
+    # Projects, then jobs, then items: each points at the one before, and no relationship
+    # tells the flush that order.
+    for group in (projects, rows, item_rows):
+        session.add_all(group)
+        session.flush()
     return job_ids
 
 

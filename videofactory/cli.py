@@ -198,6 +198,40 @@ def status(ctx: click.Context, as_json: bool) -> None:
 
 
 @cli.command()
+@click.argument("feed")
+@click.option("--dry-run", is_flag=True, help="Read the feed and report what would be made.")
+@click.option("--limit", type=click.IntRange(min=1), help="Make at most this many videos.")
+@click.option("--preset", type=click.Choice(list(PRESETS)), default="tiktok", show_default=True,
+              help="Platform format.")
+@click.option("--format", "feed_format", default="auto", show_default=True,
+              type=click.Choice(["auto", "merchant_xml", "merchant_tsv", "merchant_csv",
+                                 "shopify", "woocommerce"]),
+              help="The feed's format (auto: detected from its content).")
+@click.option("--include-out-of-stock", is_flag=True, help="Make videos of those too.")
+@click.option("--quality", type=click.Choice(["draft", "standard", "high"]),
+              help="Encoder quality (default: the profile's, else standard).")
+@click.option("--timeout", type=float, help="Stop watching after this many seconds (exit 3).")
+@click.pass_context
+def batch(ctx: click.Context, feed: str, dry_run: bool, limit: int | None, preset: str,
+          feed_format: str, include_out_of_stock: bool, quality: str | None,
+          timeout: float | None) -> None:
+    """One video per product of a feed (a URL or a file); re-runs make only what changed.
+    Exit 0 all done, 1 some failed, 2 the feed could not be read, 3 timed out."""
+    from videofactory.batch import run_batch
+
+    settings = _settings(ctx)
+    _configure_logging(ctx, settings, quiet=True)
+    try:
+        code = run_batch(settings, feed, preset=preset, dry_run=dry_run, limit=limit,
+                         feed_format=feed_format, include_out_of_stock=include_out_of_stock,
+                         quality=quality, timeout=timeout)
+    except FileNotFoundError as exc:
+        click.echo(str(exc), err=True)
+        raise SystemExit(2) from None
+    raise SystemExit(code)
+
+
+@cli.command()
 @click.argument("job_id")
 @click.option("--interval", type=float, default=1.0, show_default=True,
               help="Seconds between looks.")

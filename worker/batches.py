@@ -17,7 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from pipeline.sources.feeds import FeedError, FeedItem, read_feed
+from pipeline.sources.feeds import FeedError, FeedItem, detect_format, read_feed
+from pipeline.sources.feeds.detect import HEAD_BYTES
 from pipeline.sources.fetch import FetchRefused, fetch
 from pipeline.sources.product import Product, product_from_fields
 from pipeline.sources.readers import collection_item
@@ -88,6 +89,7 @@ class _Ingest:
         self.image_keys: dict[str, str] = self.options.get("image_keys") or {}
         self.remote = RemoteMedia.from_settings(services.settings, services.media, scratch)
         self.scratch = scratch
+        self.format: str | None = None  # the feed's format once known (None: a collection)
 
     # --- reading -----------------------------------------------------------------------
 
@@ -98,8 +100,13 @@ class _Ingest:
             return
         path = self._feed_file(source)
         mapping = self.options.get("mapping")
+        feed_format = source.get("format") or "auto"
         try:
-            yield from read_feed(path, format=source.get("format") or "auto", mapping=mapping,
+            if feed_format == "auto":
+                with path.open("rb") as stream:
+                    feed_format = detect_format(stream.read(HEAD_BYTES))
+            self.format = feed_format  # recorded on the batch with the end of parsing
+            yield from read_feed(path, format=feed_format, mapping=mapping,
                                  include_out_of_stock=bool(
                                      self.options.get("include_out_of_stock")),
                                  max_bytes=self.services.settings.max_feed_bytes,
@@ -219,22 +226,24 @@ def ingest_batch(services: Services, batch_id: str, dispatch: Callable[[str], No
         session.commit()
         session.expunge(batch)
         # A redelivered message after a crash mid-feed resumes after the items written.
-        resume_at, made = batch_store.written_so_far(session, batch_id)
+        resume_at, _ = batch_store.written_so_far(session, batch_id)
     ingest = _Ingest(services, batch, scratch)
     limit = min(int(batch.options.get("limit") or services.settings.max_batch_items),
                 services.settings.max_batch_items)
-    position = 0
+    position = made = 0
     try:
         with ThreadPoolExecutor(FETCH_THREADS, thread_name_prefix="vf-ingest") as pool:
             chunk: list[tuple[int, FeedItem]] = []
             for item in ingest.items():
-                if position < resume_at:
-                    position += 1
-                    continue
                 if item.status == "ok":
                     if made >= limit:
                         continue  # read on: later rows may still be reported as broken
                     made += 1
+                # Products past the limit have no position, so a resumed read must leave
+                # them out before it counts off the positions already written.
+                if position < resume_at:
+                    position += 1
+                    continue
                 chunk.append((position, item))
                 position += 1
                 if len(chunk) >= CHUNK_ITEMS:
@@ -250,7 +259,8 @@ def ingest_batch(services: Services, batch_id: str, dispatch: Callable[[str], No
               f"reading the source stopped after {position} items: {exc}")
         raise
     with services.sessions() as session:
-        batch_store.set_batch_state(session, batch_id, "running", parsed=position)
+        batch_store.set_batch_state(session, batch_id, "running", parsed=position,
+                                    format=ingest.format)
         session.commit()
 
 

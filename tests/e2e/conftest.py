@@ -64,6 +64,8 @@ def fleet(postgres_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFa
         "DATABASE_URL": postgres_url, "REDIS_URL": redis_url, "DATA_DIR": str(root / "data"),
         "MEDIA_ROOT": str(root / "media"), "EXPORT_DIR": str(root / "exports"),
         "REDIS_KEY_PREFIX": "vf-e2e", "API_PORT": str(port), "LOG_LEVEL": "INFO",
+        # The feed tests serve their feeds and pictures from this machine.
+        "FETCH_ALLOW_HOSTS": "127.0.0.1",
     })
     created = subprocess.run([VIDEOFACTORY, "accounts", "create", "e2e-shop"], env=env,
                              capture_output=True, text=True, timeout=60, check=True)

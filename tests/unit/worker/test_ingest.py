@@ -1,0 +1,453 @@
+"""worker.batches.ingest_batch on real feeds and pictures from a server on 127.0.0.1: re-runs
+make only what changed, pictures are fetched conditionally and kept by content hash, and a
+poisoned item fails alone. Batches are created through the real API (whose queue only
+records); the ingest is then called directly, with a list recording the dispatched jobs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from api.app import create_app
+from store.models import Batch, BatchItem, Job
+from store.services import Services
+from store.settings import Settings
+from tests.support.feeds import (
+    FeedServer,
+    feed_server,
+    merchant_item,
+    merchant_rss,
+    picture,
+    png_claiming,
+    stored_fetched,
+)
+from tests.support.jobs import migrated_services
+from tests.unit.api.conftest import Api, new_account
+from worker import batches as worker_batches
+from worker.batches import ingest_batch
+
+COLOURS = [(200, 30, 30), (30, 180, 60), (40, 60, 210), (230, 210, 20), (120, 20, 160),
+           (20, 160, 170), (250, 130, 0), (90, 90, 90)]
+
+
+@dataclass
+class QueueOnly:
+    """The queue's double: remembers what the API sent and runs nothing."""
+
+    ingests: list[str] = field(default_factory=list)
+    dispatched: list[str] = field(default_factory=list)
+
+    def ingest(self, batch_id: str) -> None:
+        self.ingests.append(batch_id)
+
+    def dispatch(self, job_id: str, from_stage: str | None = None) -> None:
+        self.dispatched.append(job_id)
+
+
+@pytest.fixture
+def services(tmp_path: Path) -> Iterator[Services]:
+    settings = Settings.from_env({"DATA_DIR": str(tmp_path / "data"),
+                                  "FETCH_ALLOW_HOSTS": "127.0.0.1", "FETCH_TIMEOUT": "5"})
+    with migrated_services(settings) as svc:
+        yield svc
+
+
+@pytest.fixture
+def queue() -> QueueOnly:
+    return QueueOnly()
+
+
+@pytest.fixture
+def client(services: Services, queue: QueueOnly) -> FlaskClient:
+    return create_app(services=services, dispatcher=queue).test_client()
+
+
+@pytest.fixture
+def api(client: FlaskClient, services: Services) -> Api:
+    return Api(client, new_account(services))
+
+
+@pytest.fixture
+def server() -> Iterator[FeedServer]:
+    with feed_server() as state:
+        yield state
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+@dataclass
+class Run:
+    batch_id: str
+    dispatched: list[str]
+    items: list[BatchItem]
+
+    def item(self, key: str) -> BatchItem:
+        return next(item for item in self.items if item.key == key)
+
+    def statuses(self) -> dict[str, str]:
+        return {item.key: item.status for item in self.items}
+
+
+def submit(api: Api, queue: QueueOnly, url: str, **extra: Any) -> str:
+    response = api.client.post("/v1/batches", json={"source": {"type": "feed", "url": url},
+                                                    **extra}, headers=api.headers)
+    assert response.status_code == 202, response.get_json()
+    assert queue.ingests[-1] == response.get_json()["id"]
+    return str(response.get_json()["id"])
+
+
+def ingest(services: Services, batch_id: str, scratch: Path) -> Run:
+    """Run the real ingest of the batch; what it dispatched and the items it wrote."""
+    dispatched: list[str] = []
+    ingest_batch(services, batch_id, dispatch=dispatched.append, scratch=scratch / batch_id)
+    return Run(batch_id, dispatched, items_of(services, batch_id))
+
+
+def items_of(services: Services, batch_id: str) -> list[BatchItem]:
+    with services.sessions() as session:
+        rows = list(session.scalars(select(BatchItem).where(BatchItem.batch_id == batch_id)
+                                    .order_by(BatchItem.position)))
+        for row in rows:
+            session.expunge(row)
+        return rows
+
+
+def run(api: Api, queue: QueueOnly, services: Services, url: str, scratch: Path,
+        **extra: Any) -> Run:
+    return ingest(services, submit(api, queue, url, **extra), scratch)
+
+
+def job(services: Services, job_id: str) -> Job:
+    with services.sessions() as session:
+        row = session.get(Job, job_id)
+        assert row is not None
+        session.expunge(row)
+        return row
+
+
+def job_count(services: Services) -> int:
+    with services.sessions() as session:
+        return int(session.scalar(select(func.count()).select_from(Job)) or 0)
+
+
+def set_status(services: Services, job_id: str, status: str) -> None:
+    with services.sessions() as session:
+        row = session.get(Job, job_id)
+        assert row is not None
+        row.status = status
+        session.commit()
+
+
+def batch_row(services: Services, batch_id: str) -> Batch:
+    with services.sessions() as session:
+        row = session.get(Batch, batch_id)
+        assert row is not None
+        session.expunge(row)
+        return row
+
+
+@dataclass
+class Shop:
+    """A feed of products, each with its own picture, that a test can change and serve."""
+
+    server: FeedServer
+    products: dict[str, dict[str, str]]
+
+    def picture_path(self, sku: str) -> str:
+        return f"/img/{sku}.png"
+
+    def publish(self) -> str:
+        rows = [merchant_item(id=sku, **fields, image=self.server.url(self.picture_path(sku)))
+                for sku, fields in self.products.items()]
+        return self.server.serve("/feed.xml", merchant_rss(*rows))
+
+
+def shop(server: FeedServer, count: int = 3) -> Shop:
+    names = ["Oak Cutting Board", "Copper Kettle", "Wool Throw Blanket", "Glass Carafe",
+             "Cast Iron Pan", "Bamboo Steamer", "Linen Apron"]
+    products = {f"SKU-{n}": {"title": names[n], "price": f"{20 + n}.00 USD",
+                             "description": f"{names[n]} for everyday cooking."}
+                for n in range(count)}
+    for n, sku in enumerate(products):
+        server.serve(f"/img/{sku}.png", picture(COLOURS[n]))
+    return Shop(server, products)
+
+
+# --- 2: a re-run of the same feed ----------------------------------------------------------
+
+def test_rerun_of_the_same_feed_makes_nothing_and_revalidates_pictures(
+        api: Api, queue: QueueOnly, services: Services, server: FeedServer,
+        tmp_path: Path) -> None:
+    """Every item is unchanged with the first run's job (queued, running or succeeded);
+    each picture is asked for with If-None-Match, answered 304, and nothing is stored anew."""
+    feed = shop(server)
+    url = feed.publish()
+    first = run(api, queue, services, url, tmp_path)
+    assert [i.status for i in first.items] == ["job"] * 3
+    assert first.dispatched == [i.job_id for i in first.items]
+    assert job_count(services) == 3
+    set_status(services, first.items[0].job_id or "", "succeeded")
+    set_status(services, first.items[1].job_id or "", "running")
+    stored = stored_fetched(services.settings.media_root)
+    assert len(stored) == 3
+    for n, item in enumerate(first.items):
+        seen = server.seen(feed.picture_path(item.key))
+        assert [(s.status, s.headers.get("If-None-Match")) for s in seen] == [(200, None)]
+        assert services.media.read_bytes(job(services, item.job_id or "").options[
+            "image_keys"][server.url(feed.picture_path(item.key))]) == picture(COLOURS[n])
+
+    server.forget()
+    again = run(api, queue, services, url, tmp_path)
+    assert again.batch_id != first.batch_id
+    assert again.dispatched == [] and job_count(services) == 3
+    assert [(i.key, i.status, i.job_id) for i in again.items] == [
+        (i.key, "unchanged", i.job_id) for i in first.items]
+    assert [i.fingerprint for i in again.items] == [i.fingerprint for i in first.items]
+    for item in first.items:
+        seen = server.seen(feed.picture_path(item.key))
+        assert len(seen) == 1 and seen[0].status == 304
+        assert seen[0].headers["If-None-Match"].startswith('"')
+    assert stored_fetched(services.settings.media_root) == stored
+    assert batch_row(services, again.batch_id).status == "running"
+
+
+def test_a_failed_earlier_job_is_made_again(api: Api, queue: QueueOnly, services: Services,
+                                            server: FeedServer, tmp_path: Path) -> None:
+    """Only queued, running and succeeded jobs are reused: a failed one is made anew."""
+    url = shop(server, 2).publish()
+    first = run(api, queue, services, url, tmp_path)
+    set_status(services, first.items[0].job_id or "", "failed")
+    again = run(api, queue, services, url, tmp_path)
+    assert [i.status for i in again.items] == ["job", "unchanged"]
+    assert again.dispatched == [again.items[0].job_id]
+    assert again.items[0].job_id != first.items[0].job_id
+    assert again.items[1].job_id == first.items[1].job_id
+
+
+def test_another_account_never_reuses_the_first_accounts_jobs(
+        api: Api, queue: QueueOnly, services: Services, server: FeedServer,
+        tmp_path: Path) -> None:
+    url = shop(server, 2).publish()
+    first = run(api, queue, services, url, tmp_path)
+    other = Api(api.client, new_account(services, "other shop"))
+    theirs = run(other, queue, services, url, tmp_path)
+    assert [i.status for i in theirs.items] == ["job", "job"]
+    assert not {i.job_id for i in theirs.items} & {i.job_id for i in first.items}
+    assert {job(services, j).account_id for j in theirs.dispatched} == {
+        other.account.account_id}
+
+
+# --- 3: changes make exactly the videos that changed -----------------------------------------
+
+def test_a_changed_price_makes_exactly_one_job(api: Api, queue: QueueOnly, services: Services,
+                                               server: FeedServer, tmp_path: Path) -> None:
+    feed = shop(server)
+    first = run(api, queue, services, feed.publish(), tmp_path)
+    feed.products["SKU-1"]["price"] = "19.50 USD"
+    again = run(api, queue, services, feed.publish(), tmp_path)
+    assert again.statuses() == {"SKU-0": "unchanged", "SKU-1": "job", "SKU-2": "unchanged"}
+    assert again.dispatched == [again.item("SKU-1").job_id]
+    assert again.item("SKU-1").job_id != first.item("SKU-1").job_id
+    assert job(services, again.dispatched[0]).source["price"] == "19.50"
+    assert job_count(services) == 4
+
+
+def test_new_bytes_at_the_same_picture_url_make_exactly_one_job(
+        api: Api, queue: QueueOnly, services: Services, server: FeedServer,
+        tmp_path: Path) -> None:
+    """The URL stays, its bytes change: the conditional fetch gets 200 with the new bytes,
+    whose hash changes the fingerprint of that one product."""
+    feed = shop(server)
+    url = feed.publish()
+    run(api, queue, services, url, tmp_path)
+    before = stored_fetched(services.settings.media_root)
+    new_bytes = picture((255, 255, 255))
+    server.serve(feed.picture_path("SKU-2"), new_bytes)
+    server.forget()
+    again = run(api, queue, services, url, tmp_path)
+    assert again.statuses() == {"SKU-0": "unchanged", "SKU-1": "unchanged", "SKU-2": "job"}
+    assert len(again.dispatched) == 1
+    [seen] = server.seen(feed.picture_path("SKU-2"))
+    assert seen.status == 200 and seen.headers.get("If-None-Match")
+    key = job(services, again.dispatched[0]).options["image_keys"][
+        server.url(feed.picture_path("SKU-2"))]
+    assert services.media.read_bytes(key) == new_bytes
+    after = stored_fetched(services.settings.media_root)
+    assert set(before) < set(after) and len(after) == len(before) + 1
+
+
+def test_a_changed_look_makes_everything_again(api: Api, queue: QueueOnly,
+                                               services: Services, server: FeedServer,
+                                               tmp_path: Path) -> None:
+    """Options that shape the video (here the preset and quality) are in the fingerprint."""
+    url = shop(server, 2).publish()
+    run(api, queue, services, url, tmp_path)
+    other_preset = run(api, queue, services, url, tmp_path, preset="shorts")
+    other_quality = run(api, queue, services, url, tmp_path, quality="draft")
+    assert [i.status for i in other_preset.items] == ["job", "job"]
+    assert [i.status for i in other_quality.items] == ["job", "job"]
+    assert job_count(services) == 6
+
+
+def test_equal_bytes_are_stored_once(api: Api, queue: QueueOnly, services: Services,
+                                     server: FeedServer, tmp_path: Path) -> None:
+    """Two URLs serving the same picture share one fetched object."""
+    same = picture((10, 120, 200))
+    rows = [merchant_item(id=f"S{n}", title=f"Blue product {n}", price="3.00 USD",
+                          image=server.serve(f"/same{n}.png", same)) for n in range(2)]
+    first = run(api, queue, services, server.serve("/f.xml", merchant_rss(*rows)), tmp_path)
+    keys = {next(iter(job(services, j).options["image_keys"].values()))
+            for j in first.dispatched}
+    assert len(keys) == 1 and len(stored_fetched(services.settings.media_root)) == 1
+
+
+# --- 6: a poisoned item fails alone ---------------------------------------------------------
+
+def test_poisoned_items_fail_alone(api: Api, queue: QueueOnly, services: Services,
+                                   server: FeedServer, tmp_path: Path) -> None:
+    """Each hostile or broken picture fails its own item with the reason; the good items of
+    the same feed get their jobs."""
+    port = server.port
+    bad = {
+        "METADATA": ("http://169.254.169.254/x.png", "metadata"),
+        "PRIVATE": ("http://10.0.0.5/x.png", "private address"),
+        # 127.0.0.2 in decimal: loopback, and not the allowed 127.0.0.1.
+        "DECIMAL": (f"http://2130706434:{port}/x.png", "loopback"),
+        "HEX": (f"http://0x7f000002:{port}/x.png", "loopback"),
+        "REDIRECT": (server.redirect("/go", "http://169.254.169.254/latest/meta-data/"),
+                     "metadata"),
+        "BOMB": (server.serve("/bomb.png", png_claiming(20000, 20000)), "pixels"),
+        "HTML": (server.serve("/page.png", b"<html><body>not a picture</body></html>"),
+                 "not a picture"),
+        "MISSING": (server.url("/gone.png"), "404"),
+    }
+    good = {f"GOOD-{n}": server.serve(f"/good{n}.png", picture(COLOURS[n])) for n in range(2)}
+    rows = [merchant_item(id="GOOD-0", title="Good product zero", price="5.00 USD",
+                          image=good["GOOD-0"])]
+    rows += [merchant_item(id=sku, title=f"Poisoned {sku.lower()}", price="5.00 USD",
+                           image=image) for sku, (image, _) in bad.items()]
+    # A product with one good picture and one refused keeps the good one, noting the other.
+    rows.append(merchant_item(id="GOOD-1", title="Good product one", price="5.00 USD",
+                              image=good["GOOD-1"],
+                              extra_images=("http://169.254.169.254/y.png",)))
+    result = run(api, queue, services, server.serve("/poison.xml", merchant_rss(*rows)),
+                 tmp_path)
+
+    statuses = result.statuses()
+    assert statuses == {"GOOD-0": "job", **dict.fromkeys(bad, "failed"), "GOOD-1": "job"}
+    for sku, (image, why) in bad.items():
+        item = result.item(sku)
+        assert item.job_id is None
+        assert item.reason and item.reason.startswith("no picture could be used: ")
+        assert why in item.reason, (sku, item.reason)
+        # The refused URL is named: the picture's own, or for a redirect the hop refused.
+        assert (image if sku != "REDIRECT" else "169.254.169.254/latest") in item.reason
+    assert result.dispatched == [result.item("GOOD-0").job_id, result.item("GOOD-1").job_id]
+    one = job(services, result.item("GOOD-1").job_id or "")
+    assert one.source["images"] == [good["GOOD-1"]]
+    assert list(one.options["image_keys"]) == [good["GOOD-1"]]
+    assert "169.254.169.254/y.png" in (result.item("GOOD-1").reason or "")
+    assert batch_row(services, result.batch_id).status == "running"
+    # The refused addresses were never connected to; the server saw only its own paths.
+    assert set(server.paths()) <= {"/poison.xml", "/go", "/bomb.png", "/page.png",
+                                   "/gone.png", "/good0.png", "/good1.png"}
+    assert "/x.png" not in server.paths()
+    # Nothing refused was kept: only the two good pictures are stored.
+    assert len(stored_fetched(services.settings.media_root)) == 2
+
+
+def test_the_allow_list_admits_only_the_host_as_written(
+        api: Api, queue: QueueOnly, services: Services, server: FeedServer,
+        tmp_path: Path) -> None:
+    port = server.port
+    server.serve("/x.png", picture((1, 2, 3)))
+    rows = [merchant_item(id="DEC", title="Decimal loopback", price="1.00 USD",
+                          image=f"http://2130706433:{port}/x.png"),
+            merchant_item(id="LOCALHOST", title="Redirect to localhost", price="1.00 USD",
+                          image=server.redirect("/to-localhost",
+                                                f"http://localhost:{port}/x.png"))]
+    result = run(api, queue, services, server.serve("/f.xml", merchant_rss(*rows)), tmp_path)
+    assert result.statuses() == {"DEC": "failed", "LOCALHOST": "failed"}
+
+
+# --- how the ingest runs ---------------------------------------------------------------------
+
+def test_jobs_are_dispatched_chunk_by_chunk(api: Api, queue: QueueOnly, services: Services,
+                                            server: FeedServer, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first chunk's videos are enqueued before the rest of the feed's pictures are
+    fetched; positions follow the feed."""
+    monkeypatch.setattr(worker_batches, "CHUNK_ITEMS", 2)
+    feed = shop(server, 5)
+    batch_id = submit(api, queue, feed.publish())
+    fetched_at_dispatch: list[int] = []
+
+    def dispatch(job_id: str) -> None:
+        fetched_at_dispatch.append(len([p for p in server.paths() if p.startswith("/img/")]))
+
+    ingest_batch(services, batch_id, dispatch=dispatch, scratch=tmp_path / "scratch")
+    assert fetched_at_dispatch == [2, 2, 4, 4, 5]
+    items = items_of(services, batch_id)
+    assert [(i.position, i.key) for i in items] == [(n, f"SKU-{n}") for n in range(5)]
+    assert batch_row(services, batch_id).parsed == 5
+
+
+def test_a_redelivered_ingest_does_nothing(api: Api, queue: QueueOnly, services: Services,
+                                           server: FeedServer, tmp_path: Path) -> None:
+    url = shop(server, 2).publish()
+    first = run(api, queue, services, url, tmp_path)
+    server.forget()
+    again = ingest(services, first.batch_id, tmp_path / "again")
+    assert again.dispatched == [] and server.paths() == []
+    assert [(i.id, i.job_id) for i in again.items] == [(i.id, i.job_id) for i in first.items]
+
+
+def test_a_resumed_ingest_after_the_limit_writes_no_item_twice(
+        api: Api, queue: QueueOnly, services: Services, server: FeedServer,
+        tmp_path: Path) -> None:
+    """A worker that died after writing every item (before marking the batch read) gets
+    the message again: the resumed ingest must skip what was written, also when products
+    past the limit were read and left out."""
+    feed = shop(server, 3)
+    rows = [merchant_item(id=sku, **fields, image=server.url(feed.picture_path(sku)))
+            for sku, fields in feed.products.items()]
+    rows.append(merchant_item(id="BROKEN", price="2.00 USD"))  # no title: a failed item
+    url = server.serve("/feed.xml", merchant_rss(*rows))
+    first = run(api, queue, services, url, tmp_path, limit=2)
+    assert [(i.position, i.key, i.status) for i in first.items] == [
+        (0, "SKU-0", "job"), (1, "SKU-1", "job"), (2, "item 4", "failed")]
+    with services.sessions() as session:  # as if the worker died before the last commit
+        batch = session.get(Batch, first.batch_id)
+        assert batch is not None
+        batch.status = "parsing"
+        session.commit()
+    again = ingest(services, first.batch_id, tmp_path / "again")
+    assert again.dispatched == []
+    assert [(i.position, i.key) for i in again.items] == [(i.position, i.key)
+                                                         for i in first.items]
+    assert batch_row(services, first.batch_id).status == "running"
+
+
+def test_a_feed_that_breaks_midway_fails_the_batch_but_keeps_the_items_read(
+        api: Api, queue: QueueOnly, services: Services, server: FeedServer,
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Malformed XML after some items: the chunks already written stay (and their jobs were
+    sent), and the batch fails with invalid_feed and how far it got."""
+    monkeypatch.setattr(worker_batches, "CHUNK_ITEMS", 1)
+    feed = shop(server, 2)
+    good = merchant_rss(*(merchant_item(id=sku, **fields,
+                                        image=server.url(feed.picture_path(sku)))
+                          for sku, fields in feed.products.items()))
+    broken = good.replace(b"</channel></rss>", b"<item><title>oops</item></channel></rss>")
+    result = run(api, queue, services, server.serve("/broken.xml", broken), tmp_path)
+    batch = batch_row(services, result.batch_id)
+    assert (batch.status, batch.error_code) == ("failed", "invalid_feed")
+    assert "line" in (batch.error_message or "")
+    assert [i.key for i in result.items] == ["SKU-0", "SKU-1"]
+    assert result.dispatched == [i.job_id for i in result.items]
