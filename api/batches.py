@@ -13,8 +13,15 @@ from api.auth import require_account
 from api.context import db_session, dispatcher
 from api.errors import ApiError
 from api.jobs import job_options, list_limit, resolve_profile
-from api.schemas import MAPPING_FIELDS, BatchCreate, CollectionSourceIn, FeedSourceIn, json_body
-from api.sources import check_collection_items, collection_items
+from api.schemas import (
+    MAPPING_FIELDS,
+    MAX_COLLECTION_ITEMS,
+    BatchCreate,
+    CollectionSourceIn,
+    FeedSourceIn,
+    json_body,
+)
+from api.sources import checked_collection
 from api.uploads import find_upload
 from pipeline.render.presets import PRESETS
 from store import batches as batch_store
@@ -65,14 +72,10 @@ def _feed_source(source: FeedSourceIn, body: BatchCreate) -> dict[str, Any]:
 
 
 def _collection_source(source: CollectionSourceIn) -> tuple[dict[str, Any], dict[str, str]]:
-    items = collection_items(source)
-    keys = check_collection_items(items)
-    if source.mode == "compilation" and not 2 <= len(items) <= 10:
-        raise _invalid("source.items", f"a compilation has 2 to 10 items (got {len(items)})")
-    stored = {"type": "collection", "mode": source.mode, "title": source.title,
-              "items": [item if isinstance(item, str) else item.model_dump(exclude_none=True)
-                        for item in items]}
-    return stored, keys
+    if source.mode == "compilation" and not 2 <= len(source.items) <= MAX_COLLECTION_ITEMS:
+        raise _invalid("source.items", f"a compilation has 2 to {MAX_COLLECTION_ITEMS} items "
+                       f"(got {len(source.items)})")
+    return checked_collection(source)
 
 
 @bp.post("")

@@ -70,6 +70,7 @@ def profile_public(profile: Profile) -> dict[str, Any]:
     return {"id": profile.id, "name": profile.name, "is_default": profile.is_default,
             "voice": settings.get("voice") or {}, "captions": settings.get("captions") or {},
             "brand": settings.get("brand") or {}, "quality": settings.get("quality"),
+            "call_to_action": settings.get("call_to_action") or None,
             "logo": services().media.exists(logo_key(profile.id)),
             "music": music_names(profile.id)}
 
@@ -95,7 +96,8 @@ def list_profiles() -> ResponseReturnValue:
 @bp.patch("/<profile_id>")
 @require_account
 def update_profile(profile_id: str) -> ResponseReturnValue:
-    """Change the name or quality, or merge new voice, caption and brand defaults."""
+    """Change the name, quality or call to action, or merge new voice, caption and brand
+    defaults."""
     profile = _owned(profile_id)
     update: ProfileUpdate = json_body(ProfileUpdate)
     settings = dict(profile.settings or {})
@@ -108,6 +110,8 @@ def update_profile(profile_id: str) -> ResponseReturnValue:
                              for name, value in settings["brand"].items()}
     if update.quality is not None:
         settings["quality"] = update.quality
+    if update.call_to_action is not None:  # "" clears it: the script's own CTA again
+        settings["call_to_action"] = update.call_to_action.strip()
     profile.settings = settings
     if update.name:
         profile.name = update.name

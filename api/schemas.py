@@ -168,6 +168,8 @@ class ProfileUpdate(BaseModel):
     captions: CaptionOptionsIn | None = None
     brand: BrandIn | None = None
     quality: Quality | None = None
+    # What product videos end with ("Tap the link in bio"); "" clears it.
+    call_to_action: str | None = Field(default=None, max_length=120)
 
 
 _SOURCE_TYPES = frozenset({"idea", "product", "clip", "collection", "feed"})

@@ -7,6 +7,7 @@ another account's file.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -131,15 +132,27 @@ def collection_items(source: CollectionSourceIn) -> list[ProductFieldsIn | str]:
     return items
 
 
-def check_collection_items(items: list[ProductFieldsIn | str]) -> dict[str, str]:
-    """The upload ids of a collection's items resolved to media keys."""
+def _title_of(filename: str) -> str:
+    """A picture's file name as a product title: "blue-lamp_2.jpg" is "blue lamp 2"."""
+    return re.sub(r"[\s_.-]+", " ", filename.rsplit(".", 1)[0]).strip() or "Item"
+
+
+def checked_collection(source: CollectionSourceIn) -> tuple[dict[str, Any], dict[str, str]]:
+    """A collection's stored form and its uploads resolved to media keys. An upload id alone
+    becomes a product shown by that picture and named after its file."""
+    items = collection_items(source)
     keys: dict[str, str] = {}
+    stored: list[dict[str, Any]] = []
     for i, item in enumerate(items):
         if isinstance(item, str):
-            keys[item] = _upload(item, f"source.items.{i}", "still")["key"]
+            meta = _upload(item, f"source.items.{i}", "still")
+            keys[item] = meta["key"]
+            stored.append({"title": _title_of(meta["filename"]), "images": [item], "id": item})
         else:
             keys.update(_product(item, f"source.items.{i}"))
-    return keys
+            stored.append(item.model_dump(exclude_none=True))
+    return ({"type": "collection", "mode": source.mode, "title": source.title, "items": stored},
+            keys)
 
 
 def _check_collection(source: CollectionSourceIn) -> CheckedSource:
@@ -149,12 +162,8 @@ def _check_collection(source: CollectionSourceIn) -> CheckedSource:
     if not 2 <= len(source.items) <= MAX_COLLECTION_ITEMS:
         raise _invalid("source.items", f"a compilation has 2 to {MAX_COLLECTION_ITEMS} items "
                        f"(got {len(source.items)})")
-    items = collection_items(source)
-    keys = check_collection_items(items)
-    stored = {"type": "collection", "mode": "compilation", "title": source.title,
-              "items": [item if isinstance(item, str) else item.model_dump(exclude_none=True)
-                        for item in items]}
-    titles = " ".join(item.title for item in items if not isinstance(item, str))
+    stored, keys = checked_collection(source)
+    titles = " ".join(item["title"] for item in stored["items"])
     return CheckedSource(stored, source.title or titles, {"image_keys": keys} if keys else {})
 
 

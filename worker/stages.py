@@ -16,7 +16,7 @@ from pipeline.captions.transcribe import align, load_whisper, transcribe
 from pipeline.publish.export import ExportFolderPublisher, Publisher, StoreExportPublisher
 from pipeline.render.audio_mix import pick_music
 from pipeline.render.check import check_output
-from pipeline.render.compositor import RenderOptions, render_timeline
+from pipeline.render.compositor import FfmpegRenderer, Renderer, RenderOptions
 from pipeline.render.presets import get_preset
 from pipeline.render.timeline import (
     END_CARD_SECONDS,
@@ -298,6 +298,9 @@ def _fetch_if_stored(ctx: StageContext, key: str) -> Path | None:
         return None
 
 
+RENDERER: Renderer = FfmpegRenderer()
+
+
 def render_options(settings: Settings, quality: str) -> RenderOptions:
     """Encoder settings of this machine for a quality."""
     return RenderOptions(quality=quality, ffmpeg=settings.ffmpeg_binary,
@@ -310,7 +313,7 @@ def run_render(ctx: StageContext, job: JobInput) -> dict[str, str]:
     local_mp4 = ctx.scratch / "video.mp4"
     timeline = job_timeline(ctx, job)
     quality = job.options.get("quality", "standard")
-    used = render_timeline(timeline, ctx.scratch / "work", local_mp4,
+    used = RENDERER.render(timeline, ctx.scratch / "work", local_mp4,
                            options=render_options(ctx.settings, quality),
                            on_progress=ctx.on_progress)
     if quality != "draft":

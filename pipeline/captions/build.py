@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pipeline.captions.ass import AssStyle, ass_colour, ass_document, ass_escape, dialogue
 from pipeline.render.fonts import DEFAULT_FAMILY, family_for
@@ -196,14 +196,43 @@ def write_groups_json(groups: Sequence[CaptionGroup], out: Path) -> Path:
     return out
 
 
+class CaptionWriter(Protocol):
+    """One caption file format, written from the timed groups (formats plug in here)."""
+
+    name: str  # the key build_captions returns its file under
+    filename: str
+
+    def write(self, groups: Sequence[CaptionGroup], preset: Preset, style: CaptionStyle,
+              out: Path) -> Path:
+        """Write the file to `out` and return it."""
+
+
+@dataclass(frozen=True)
+class _Writer:
+    name: str
+    filename: str
+    writes: Callable[[Sequence[CaptionGroup], Preset, CaptionStyle, Path], Path]
+
+    def write(self, groups: Sequence[CaptionGroup], preset: Preset, style: CaptionStyle,
+              out: Path) -> Path:
+        """Write the file to `out` and return it."""
+        return self.writes(groups, preset, style, out)
+
+
+CAPTION_WRITERS: tuple[CaptionWriter, ...] = (
+    _Writer("ass", "captions.ass", lambda g, p, s, out: write_ass(g, p, out, s)),
+    _Writer("srt", "captions.srt", lambda g, p, s, out: write_srt(g, out)),
+    _Writer("vtt", "captions.vtt", lambda g, p, s, out: write_vtt(g, out)),
+    _Writer("json", "captions.json", lambda g, p, s, out: write_groups_json(g, out)),
+)
+
+
 def build_captions(words: Sequence[WordTiming], preset: Preset, out_dir: Path,
-                   style: CaptionStyle = CaptionStyle()) -> dict[str, Path]:
-    """Group the words and write the ASS, SRT, WebVTT and JSON files; return their paths."""
+                   style: CaptionStyle = CaptionStyle(),
+                   writers: Sequence[CaptionWriter] = CAPTION_WRITERS) -> dict[str, Path]:
+    """Group the words and write every format (ASS, SRT, WebVTT and JSON by default); return
+    their paths by format name."""
     groups = group_words(words)
     out_dir.mkdir(parents=True, exist_ok=True)
-    return {
-        "ass": write_ass(groups, preset, out_dir / "captions.ass", style),
-        "srt": write_srt(groups, out_dir / "captions.srt"),
-        "vtt": write_vtt(groups, out_dir / "captions.vtt"),
-        "json": write_groups_json(groups, out_dir / "captions.json"),
-    }
+    return {writer.name: writer.write(groups, preset, style, out_dir / writer.filename)
+            for writer in writers}

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 from pipeline.render.audio_mix import mix_audio
 from pipeline.render.cards import write_cards_ass
@@ -357,3 +357,27 @@ def _feed_encoder(proc: subprocess.Popen[bytes], encoder: list[str], pieces: lis
             proc.stderr.close()
     if returncode != 0:
         raise ToolError(encoder, returncode, "\n".join(errors))
+
+
+class Renderer(Protocol):
+    """Turns a timeline into a video file (renderers plug in here; ffmpeg is the one)."""
+
+    name: str
+
+    def render(self, timeline: Timeline, workdir: Path, out: Path, *,
+               options: RenderOptions | None = None,
+               on_progress: ProgressCallback = no_progress) -> Preset:
+        """Render to `out`; return the preset the file was encoded with."""
+
+
+class FfmpegRenderer:
+    """The compositor above: short ffmpeg processes into one encoder."""
+
+    name = "ffmpeg"
+
+    def render(self, timeline: Timeline, workdir: Path, out: Path, *,
+               options: RenderOptions | None = None,
+               on_progress: ProgressCallback = no_progress) -> Preset:
+        """Render to `out`; return the preset the file was encoded with."""
+        return render_timeline(timeline, workdir, out, options=options,
+                               on_progress=on_progress)

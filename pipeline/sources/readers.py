@@ -6,7 +6,6 @@ never sees the shape a user sent.
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -60,14 +59,11 @@ class ProductReader:
         return ProductSource(products=(_product(source),), language=language)
 
 
-def _upload_title(upload_id: str) -> str:
-    return re.sub(r"[_-]+", " ", upload_id).strip()
-
-
 def collection_item(item: Any) -> dict[str, Any]:
-    """A collection item as product fields: an upload id alone is a product shown by it."""
+    """A collection item as product fields. The API stores a picture sent alone as a product
+    named after its file; a bare upload id (written by hand) is an untitled item."""
     if isinstance(item, str):
-        return {"title": _upload_title(item), "images": [item], "id": item}
+        return {"title": "Item", "images": [item], "id": item}
     return dict(item)
 
 

@@ -60,7 +60,8 @@ def test_new_account_lists_its_empty_default_profile(api: Api) -> None:
     assert response.status_code == 200
     assert response.json == {"profiles": [{
         "id": api.account.profile_id, "name": "Default", "is_default": True,
-        "voice": {}, "captions": {}, "brand": {}, "quality": None, "logo": False,
+        "voice": {}, "captions": {}, "brand": {}, "quality": None, "call_to_action": None,
+        "logo": False,
         "music": []}]}
 
 
@@ -93,7 +94,8 @@ def test_patch_sets_voice_and_caption_defaults(api: Api, services: Services) -> 
     assert response.json == {"id": profile_id, "name": "Default", "is_default": True,
                              "voice": {"speed": 1.2},
                              "captions": {"highlight": "#FF0000", "uppercase": True},
-                             "brand": {}, "quality": None, "logo": False, "music": []}
+                             "brand": {}, "quality": None, "call_to_action": None,
+                             "logo": False, "music": []}
     assert _settings(services, profile_id) == {
         "voice": {"speed": 1.2}, "captions": {"highlight": "#FF0000", "uppercase": True}}
     listed = api.get("/v1/profiles").json["profiles"][0]
