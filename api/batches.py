@@ -25,7 +25,7 @@ from api.sources import checked_collection
 from api.uploads import find_upload
 from pipeline.render.presets import PRESETS
 from store import batches as batch_store
-from store.models import Batch
+from store.models import Batch, Job
 
 log = logging.getLogger(__name__)
 bp = Blueprint("batches", __name__, url_prefix="/v1/batches")
@@ -145,6 +145,14 @@ def _page_size() -> int:
     return int(raw)
 
 
+def _reason(note: str | None, status: str, job: Job | None) -> str | None:
+    """Why an item is as it is: its job's failure (with the item's own note after it)."""
+    if job is not None and status == "failed" and job.error_stage:
+        failure = f"{job.error_stage} stage failed: {job.error_message}"
+        return f"{failure} ({note})" if note else failure
+    return note
+
+
 @bp.get("/<batch_id>")
 @require_account
 def get_batch(batch_id: str) -> ResponseReturnValue:
@@ -159,9 +167,7 @@ def get_batch(batch_id: str) -> ResponseReturnValue:
     items = [{"key": item.key, "title": item.title, "status": status, "job_id": item.job_id,
               "video_url": (url_for("jobs.get_job_video", job_id=job.id)
                             if job is not None and job.status == "succeeded" else None),
-              "reason": item.reason or (f"{job.error_stage} stage failed: {job.error_message}"
-                                        if job is not None and status == "failed"
-                                        and job.error_stage else None)}
+              "reason": _reason(item.reason, status, job)}
              for item, status, job in page]
     following = (url_for("batches.get_batch", batch_id=batch.id, after=page[-1][0].position,
                          limit=limit) if more else None)

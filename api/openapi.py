@@ -100,7 +100,7 @@ _UPLOAD = {
                    "audio": {"type": ["boolean", "null"]}, "created": {"type": "string"}},
 }
 _BATCH_COUNTS = {"type": "object", "required": ["total", "queued", "running", "succeeded",
-                                                "failed", "unchanged", "skipped"],
+                                                "failed", "unchanged", "skipped", "planned"],
                  "additionalProperties": {"type": "integer", "minimum": 0}}
 _BATCH_STATUSES = ["queued", "parsing", "running", "succeeded", "partial", "failed"]
 _BATCH_SUMMARY_PROPERTIES = {

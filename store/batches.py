@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 from store.jobs import new_job
 from store.models import Batch, BatchItem, Job, Project, new_id, utcnow
 
-COUNT_KEYS = ("total", "queued", "running", "succeeded", "failed", "unchanged", "skipped")
+COUNT_KEYS = ("total", "queued", "running", "succeeded", "failed", "unchanged", "skipped",
+              "planned")
 # An item's own status when it has no job of its own to follow.
 ITEM_STATUSES = ("job", "unchanged", "skipped", "failed", "planned")
 _JOB_TO_ITEM = {"queued": "queued", "running": "running", "succeeded": "succeeded",
@@ -111,13 +112,18 @@ def written_so_far(session: Session, batch_id: str) -> tuple[int, int]:
 
 
 def _item_status(own: str, job_status: str | None) -> str:
+    if own == "unchanged" and job_status != "succeeded":
+        # The earlier job it reuses is still on its way (or failed since): the item is not
+        # done until that job is, whatever the fingerprint said.
+        return _JOB_TO_ITEM.get(job_status or "", "failed")
     if own != "job":
         return own
     return _JOB_TO_ITEM.get(job_status or "", "failed")
 
 
 def batch_counts(session: Session, batch_id: str) -> dict[str, int]:
-    """How many items are in each status (a dry run's items count as "planned")."""
+    """How many items are in each status (a dry run's items count as "planned"; an unchanged
+    item whose earlier job has not succeeded counts as that job's status)."""
     counts = dict.fromkeys(COUNT_KEYS, 0)
     rows = session.execute(
         select(BatchItem.status, Job.status, func.count())
@@ -140,8 +146,7 @@ def batch_status(batch: Batch, counts: Mapping[str, int]) -> str:
         return "running"
     if not counts["failed"]:
         return "succeeded"
-    made = counts["succeeded"] + counts["unchanged"] + counts["skipped"] + counts.get(
-        "planned", 0)
+    made = counts["succeeded"] + counts["unchanged"] + counts["skipped"] + counts["planned"]
     return "partial" if made else "failed"
 
 

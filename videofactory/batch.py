@@ -98,8 +98,7 @@ def _follow(services: Services, batch_id: str, console: Console, timeout: float 
             counts = batch_store.batch_counts(session, batch_id)
             status = batch_store.batch_status(batch, counts)
             parsed = batch.parsed
-        made = counts["total"] - counts["skipped"] - counts["unchanged"] - counts.get(
-            "planned", 0)
+        made = counts["total"] - counts["skipped"] - counts["unchanged"] - counts["planned"]
         done = counts["succeeded"] + counts["failed"]
         line = (f"parsing: {parsed} items read" if status in ("queued", "parsing") else
                 f"{status}: {done}/{made} videos done ({counts['succeeded']} succeeded, "

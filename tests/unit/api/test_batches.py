@@ -197,7 +197,7 @@ def test_merchant_feed_makes_one_job_per_product(api: Api, services: Services,
     assert body["parsed"] == 4
     assert body["error"] is None and body["dry_run"] is False
     assert body["counts"] == {"total": 4, "queued": 2, "running": 0, "succeeded": 0,
-                              "failed": 1, "unchanged": 0, "skipped": 1}
+                              "failed": 1, "unchanged": 0, "skipped": 1, "planned": 0}
     assert body["next"] is None
     items = {item["key"]: item for item in body["items"]}
     assert [item["key"] for item in body["items"]] == ["DESK-1", "MUG-1", "item 4", "SHIRT"]
@@ -629,3 +629,26 @@ def test_broker_down_fails_the_batch_with_503(api: Api, services: Services,
         batch = session.scalars(select(Batch)).one()
         assert (batch.status, batch.error_code) == ("failed", "broker_unavailable")
         assert session.scalars(select(BatchItem)).all() == []
+
+
+def test_a_rerun_is_not_done_before_the_jobs_it_reuses(api: Api, services: Services,
+                                                       dispatcher: IngestingDispatcher) -> None:
+    """An unchanged item whose earlier job is still queued shows that job's status, so the
+    re-run is running; once the job succeeds the item is unchanged (with its video), and if
+    it fails the item is failed with the job's reason."""
+    body = {"type": "collection", "mode": "each", "items": [{"title": "Alpha Lamp"}]}
+    first = get_batch(api, accepted(api, body))
+    job_id = first["items"][0]["job_id"]
+    rerun_id = accepted(api, body)
+    again = get_batch(api, rerun_id)
+    assert again["items"][0]["job_id"] == job_id
+    assert (again["status"], again["items"][0]["status"]) == ("running", "queued")
+    set_job(services, job_id, "succeeded")
+    again = get_batch(api, rerun_id)
+    assert (again["status"], again["items"][0]["status"]) == ("succeeded", "unchanged")
+    assert again["items"][0]["video_url"] == f"/v1/jobs/{job_id}/video"
+    assert again["counts"]["unchanged"] == 1
+    set_job(services, job_id, "failed", "render", "disk full")
+    again = get_batch(api, rerun_id)
+    assert (again["status"], again["items"][0]["status"]) == ("failed", "failed")
+    assert again["items"][0]["reason"] == "render stage failed: disk full"

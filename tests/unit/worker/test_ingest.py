@@ -365,6 +365,8 @@ def test_poisoned_items_fail_alone(api: Api, queue: QueueOnly, services: Service
 def test_the_allow_list_admits_only_the_host_as_written(
         api: Api, queue: QueueOnly, services: Services, server: FeedServer,
         tmp_path: Path) -> None:
+    """FETCH_ALLOW_HOSTS=127.0.0.1 admits that spelling only: 127.0.0.1 written in decimal,
+    and a redirect to localhost, are loopback addresses like any other."""
     port = server.port
     server.serve("/x.png", picture((1, 2, 3)))
     rows = [merchant_item(id="DEC", title="Decimal loopback", price="1.00 USD",
@@ -374,6 +376,10 @@ def test_the_allow_list_admits_only_the_host_as_written(
                                                 f"http://localhost:{port}/x.png"))]
     result = run(api, queue, services, server.serve("/f.xml", merchant_rss(*rows)), tmp_path)
     assert result.statuses() == {"DEC": "failed", "LOCALHOST": "failed"}
+    assert "127.0.0.1, a loopback address" in (result.item("DEC").reason or "")
+    assert "localhost is 127.0.0.1, a loopback address" in (
+        result.item("LOCALHOST").reason or "")
+    assert "/x.png" not in server.paths() and result.dispatched == []
 
 
 # --- how the ingest runs ---------------------------------------------------------------------
