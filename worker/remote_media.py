@@ -101,7 +101,10 @@ class RemoteMedia:
                             etag=known.etag if known else "",
                             last_modified=known.last_modified if known else "")
             except FetchRefused as exc:
-                raise RemoteRefused(url, exc.code, exc.message) from None
+                # A refused redirect hop names the hop; the reason must name the URL given.
+                message = exc.message if exc.message.startswith(url) else (
+                    f"{url} (redirected): {exc.message}")
+                raise RemoteRefused(url, exc.code, message) from None
             if got.not_modified and known is not None and self.media.exists(known.key):
                 return known
             if got.not_modified:  # our copy is gone: fetch it whole

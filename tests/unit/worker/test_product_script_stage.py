@@ -104,6 +104,7 @@ def test_a_product_whose_every_picture_is_refused_fails_with_the_reasons(
         run_script(ctx, _job(source))
     assert caught.value.code == "image_refused"
     assert "megapixels" in caught.value.message and "localhost" in caught.value.message
+    assert f"{hop} (redirected)" in caught.value.message  # the URL the product gave
     good = picture((1, 2, 3))
     source["images"] = [bomb, server.serve("/good.png", good)]
     _, visuals = _outputs(ctx, run_script(ctx, _job(source)))
