@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from store import jobs
 from store.db import DatabaseUnavailable
@@ -53,7 +53,10 @@ def plan_actions(session: Session, services: Services, now: datetime) -> list[Ac
     settings = services.settings
     lease = timedelta(seconds=settings.stage_lease_seconds)
     actions = []
-    active = session.scalars(select(Job).where(Job.status.in_(jobs.ACTIVE_STATUSES)))
+    # One query for every active job's stages: a batch leaves thousands of jobs queued, and
+    # loading each job's stages on its own would be a query per job every pass.
+    active = session.scalars(select(Job).where(Job.status.in_(jobs.ACTIVE_STATUSES))
+                             .options(selectinload(Job.stages)))
     for job in active:
         current = next((row for row in job.stages if row.status != "succeeded"), None)
         if current is None or current.status not in ("running", "pending"):

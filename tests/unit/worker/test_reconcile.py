@@ -162,3 +162,22 @@ def test_leadership_check_and_extension_are_one_step(redis_url: str) -> None:
     finally:
         client.delete(f"{prefix}:reconciler")
         client.close()
+
+
+def test_a_pass_reads_all_active_jobs_in_a_fixed_number_of_queries(services: Services) -> None:
+    """A batch leaves thousands of jobs queued: a pass must not query once per job."""
+    from sqlalchemy import event
+
+    for i in range(40):
+        queued_idea_job(services, f"idea {i}")
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args) -> None:  # noqa: ANN001
+        statements.append(statement)
+
+    event.listen(services.engine, "before_cursor_execute", count)
+    try:
+        _plan(services)
+    finally:
+        event.remove(services.engine, "before_cursor_execute", count)
+    assert len(statements) <= 3, statements
