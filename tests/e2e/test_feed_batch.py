@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ import pytest
 import requests
 from PIL import Image
 
+from bench.fleet import VIDEOFACTORY
 from pipeline.render.check import check_output
 from pipeline.render.compositor import output_preset
 from pipeline.render.presets import Preset, get_preset
@@ -199,3 +201,18 @@ def test_a_compilation_of_five_products_is_one_video_with_five_numbered_scenes(
     video.write_bytes(requests.get(f"{fleet.base_url}/v1/jobs/{job['id']}/video",
                                    headers=fleet.headers(), timeout=30).content)
     assert _draft_problems(video, output_preset(get_preset("tiktok"), "draft")) == []
+
+
+def test_the_batch_command_drives_the_fleet(fleet: Fleet, shop: Shop, tmp_path: Path) -> None:
+    """`videofactory batch URL` against the fleet (REDIS_URL set) sends the ingest to the cpu
+    pool, follows the workers' progress and prints the report; it exits 0 when all is done."""
+    header, *items = shop.feed().split("<item>")
+    feed = tmp_path / "two.xml"  # a feed file of the shop's first two products
+    feed.write_text(header + "".join(f"<item>{item}" for item in items[:2])
+                    + "</channel></rss>", encoding="utf-8")
+    done = subprocess.run([VIDEOFACTORY, "batch", str(feed), "--quality", "draft",
+                           "--timeout", "600"], env=fleet.env, capture_output=True, text=True,
+                          timeout=700)
+    assert done.returncode == 0, done.stderr[-3000:] + fleet.tail_logs()
+    assert "parsing" in done.stderr and "2/2 videos done" in done.stderr
+    assert done.stderr.count("succeeded") >= 2
