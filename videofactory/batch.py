@@ -8,6 +8,7 @@ watches. Either way the report at the end is the same one GET /v1/batches/<id> g
 from __future__ import annotations
 
 import hashlib
+import json
 import sys
 import time
 from pathlib import Path
@@ -119,6 +120,7 @@ def _follow(services: Services, batch_id: str, console: Console, timeout: float 
 def _report(services: Services, batch_id: str, console: Console) -> None:
     table = Table("key", "title", "status", "job", "reason", title=f"batch {batch_id}")
     after = -1
+    exported: str | None = None
     with session_scope(services.sessions) as session:
         batch = session.get(Batch, batch_id)
         if batch is not None and batch.error_code:
@@ -127,6 +129,8 @@ def _report(services: Services, batch_id: str, console: Console) -> None:
         while True:
             page, more = batch_store.batch_items(session, batch_id, after=after, limit=500)
             for item, status, job in page:
+                if exported is None and job is not None and job.status == "succeeded":
+                    exported = _export_folder(services, job.artifacts or {})
                 reason = item.reason or (f"{job.error_stage}: {job.error_message}"
                                          if job is not None and status == "failed" else "")
                 table.add_row(escape(item.key), escape(item.title[:60]), status,
@@ -135,3 +139,15 @@ def _report(services: Services, batch_id: str, console: Console) -> None:
                 break
             after = page[-1][0].position
     console.print(table)
+    if exported:
+        console.print(f"videos are in {escape(exported)} (named after their job ids)")
+
+
+def _export_folder(services: Services, artifacts: dict[str, Any]) -> str | None:
+    """Where the publish stage put a job's video, as a person finds it."""
+    key = artifacts.get("publication")
+    if not key:
+        return None
+    location = json.loads(services.media.read_bytes(key))["location"]
+    where = location if Path(location).is_absolute() else services.media.describe(location)
+    return str(Path(where).parent)

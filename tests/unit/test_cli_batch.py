@@ -70,6 +70,7 @@ def test_a_feed_file_becomes_a_video_and_the_rerun_makes_none(data_dir: Path,
     assert _jobs(data_dir) == 1
     exported = list((data_dir / "exports").glob("*.mp4"))
     assert len(exported) == 1 and exported[0].stat().st_size > 10_000
+    assert f"videos are in {data_dir / 'exports'}" in " ".join(first.output.split())
     again = _batch(str(feed), "--quality", "draft")
     assert again.exit_code == 0, again.output
     assert "unchanged" in again.output and _jobs(data_dir) == 1
