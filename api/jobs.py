@@ -154,21 +154,23 @@ def create_job() -> ResponseReturnValue:
 
 def _lock_project(job: Job) -> None:
     svc = services()
-    if not svc.locks.acquire(job.project_id, job.id, svc.settings.project_lock_ttl):
+    project_id = job.project_id  # the rollback below expires the job's attributes
+    if not svc.locks.acquire(project_id, job.id, svc.settings.project_lock_ttl):
         db_session().rollback()
-        holder = svc.locks.holder(job.project_id)
+        holder = svc.locks.holder(project_id)
         raise ApiError(409, "project_busy",
-                       f"project {job.project_id} is already generating (job {holder}); wait "
+                       f"project {project_id} is already generating (job {holder}); wait "
                        "for it to finish or submit without project_id", "project_id")
 
 
 def _enqueue(job: Job, from_stage: str) -> ResponseReturnValue:
     """Commit the queued job (its project lock held), send it, answer 202."""
     session, svc = db_session(), services()
+    job_id, project_id = job.id, job.project_id  # a failed commit leaves the job unreadable
     try:
         session.commit()
     except Exception:
-        svc.locks.release(job.project_id, job.id)
+        svc.locks.release(project_id, job_id)
         raise
     try:
         dispatcher().dispatch(job.id, None if from_stage == STAGE_NAMES[0] else from_stage)

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from store.jobs import new_job
+from store.jobs import JobRows, insert_jobs, job_rows
 from store.models import Batch, BatchItem, Job, Project, new_id, utcnow
 
 COUNT_KEYS = ("total", "queued", "running", "succeeded", "failed", "unchanged", "skipped",
@@ -71,34 +71,35 @@ def reusable_jobs(session: Session, account_id: str,
 def write_items(session: Session, batch: Batch, items: list[PlannedItem],
                 queues: Mapping[str, str]) -> list[str]:
     """Store the items, with a project and a queued job for each one to make; return the new
-    jobs' ids (the caller commits, then dispatches them)."""
-    projects: list[Project] = []
-    rows: list[Any] = []
-    item_rows: list[BatchItem] = []
-    job_ids = []
+    jobs' ids (the caller commits, then dispatches them). A few multi-row inserts per chunk:
+    the ORM's unit of work costs a millisecond per job, which a 10,000-item feed feels."""
+    now = utcnow()
+    projects: list[dict[str, Any]] = []
+    jobs: list[JobRows] = []
+    rows: list[dict[str, Any]] = []
     for item in items:
         job_id = item.job_id
         if item.status == "job":
             assert item.job_source is not None
-            project = Project(id=new_id("proj"), profile_id=batch.profile_id,
-                              name=(item.title or item.key)[:200] or "Untitled")
-            job, progress = new_job(account_id=batch.account_id,
-                                    profile_id=batch.profile_id or "", project_id=project.id,
-                                    source=item.job_source, preset=batch.preset, queues=queues,
-                                    options=item.job_options)
-            projects.append(project)
-            rows += [job, progress]
-            job_id = job.id
-            job_ids.append(job.id)
-        item_rows.append(BatchItem(id=new_id("bit"), batch_id=batch.id, position=item.position,
-                              key=item.key[:2000], title=item.title[:500], status=item.status,
-                              job_id=job_id, fingerprint=item.fingerprint, reason=item.reason))
-    # Projects, then jobs, then items: each points at the one before, and no relationship
-    # tells the flush that order.
-    for group in (projects, rows, item_rows):
-        session.add_all(group)
-        session.flush()
-    return job_ids
+            project_id = new_id("proj")
+            projects.append({"id": project_id, "profile_id": batch.profile_id,
+                             "name": (item.title or item.key)[:200] or "Untitled",
+                             "created_at": now})
+            made = job_rows(account_id=batch.account_id, profile_id=batch.profile_id or "",
+                            project_id=project_id, source=item.job_source,
+                            preset=batch.preset, queues=queues, options=item.job_options)
+            jobs.append(made)
+            job_id = made.job_id
+        rows.append({"id": new_id("bit"), "batch_id": batch.id, "position": item.position,
+                     "key": item.key[:2000], "title": item.title[:500], "status": item.status,
+                     "job_id": job_id, "fingerprint": item.fingerprint, "reason": item.reason})
+    # Projects, then jobs, then items: each points at the one before.
+    if projects:
+        session.execute(insert(Project), projects)
+    insert_jobs(session, jobs)
+    if rows:
+        session.execute(insert(BatchItem), rows)
+    return [made.job_id for made in jobs]
 
 
 def written_so_far(session: Session, batch_id: str) -> tuple[int, int]:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from pipeline.sequence import STAGE_NAMES, overall_percent
@@ -33,32 +34,62 @@ def create_project(session: Session, profile_id: str, name: str) -> Project:
     return project
 
 
-def new_job(*, account_id: str, profile_id: str, project_id: str, source: dict[str, Any],
-            preset: str, queues: Mapping[str, str],
-            options: dict[str, Any] | None = None) -> tuple[Job, GenerationProgress]:
-    """A queued job with one pending row per stage, each naming the queue it runs on, and
-    its progress row; not yet added to a session."""
-    job = Job(id=new_id("job"), account_id=account_id, profile_id=profile_id,
-              project_id=project_id, status="queued", preset=preset, source=source,
-              options=options or {}, artifacts={})
-    job.stages = [
-        JobStage(job_id=job.id, name=stage, position=i, queue=queues[stage],
-                 status="pending", attempts=0, lease_token=0,
-                 dispatched_at=utcnow() if i == 0 else None)
-        for i, stage in enumerate(STAGE_NAMES)
-    ]
-    return job, GenerationProgress(id=job.id, stage=None, percent=0, message="queued")
+@dataclass(frozen=True)
+class JobRows:
+    """One queued job as the rows to insert: the job, a pending row per stage (each naming
+    the queue it runs on) and its progress row."""
+
+    job: dict[str, Any]
+    stages: list[dict[str, Any]]
+    progress: dict[str, Any]
+
+    @property
+    def job_id(self) -> str:
+        """The new job's id."""
+        return str(self.job["id"])
+
+
+def job_rows(*, account_id: str, profile_id: str, project_id: str, source: dict[str, Any],
+             preset: str, queues: Mapping[str, str],
+             options: dict[str, Any] | None = None) -> JobRows:
+    """The rows of a queued job, as plain values (inserted many at a time by a batch)."""
+    now = utcnow()
+    job_id = new_id("job")
+    job = {"id": job_id, "account_id": account_id, "profile_id": profile_id,
+           "project_id": project_id, "status": "queued", "current_stage": None,
+           "preset": preset, "source": source, "options": options or {}, "artifacts": {},
+           "error_stage": None, "error_code": None, "error_message": None,
+           "created_at": now, "started_at": None, "finished_at": None}
+    stages = [{"job_id": job_id, "name": stage, "position": i, "queue": queues[stage],
+               "status": "pending", "worker": None, "attempts": 0, "started_at": None,
+               "finished_at": None, "error_code": None, "error_message": None,
+               "lease_token": 0, "heartbeat_at": None,
+               "dispatched_at": now if i == 0 else None}
+              for i, stage in enumerate(STAGE_NAMES)]
+    progress = {"id": job_id, "stage": None, "percent": 0, "message": "queued",
+                "updated_at": now}
+    return JobRows(job, stages, progress)
+
+
+def insert_jobs(session: Session, rows: Sequence[JobRows]) -> None:
+    """Insert many jobs in three statements (each executed as multi-row inserts)."""
+    if not rows:
+        return
+    session.execute(insert(Job), [r.job for r in rows])
+    session.execute(insert(JobStage), [stage for r in rows for stage in r.stages])
+    session.execute(insert(GenerationProgress), [r.progress for r in rows])
 
 
 def create_job(session: Session, *, account_id: str, profile_id: str, project_id: str,
                source: dict[str, Any], preset: str, queues: Mapping[str, str],
                options: dict[str, Any] | None = None) -> Job:
     """A queued job with one pending row per stage, written in the session."""
-    job, progress = new_job(account_id=account_id, profile_id=profile_id,
-                            project_id=project_id, source=source, preset=preset,
-                            queues=queues, options=options)
-    session.add_all([job, progress])
-    session.flush()
+    session.flush()  # its project (and anything else pending) goes first
+    rows = job_rows(account_id=account_id, profile_id=profile_id, project_id=project_id,
+                    source=source, preset=preset, queues=queues, options=options)
+    insert_jobs(session, [rows])
+    job = session.get(Job, rows.job_id)
+    assert job is not None
     return job
 
 

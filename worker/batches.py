@@ -38,7 +38,9 @@ log = logging.getLogger(__name__)
 # every fingerprint changes with it, and a re-run renders everything again.
 TEMPLATE_VERSION = "product-1"
 CHUNK_ITEMS = 200
-FETCH_THREADS = 8
+# Fetching is mostly waiting, but checking a picture holds the interpreter: more threads
+# than this only fight over it on a small machine.
+FETCH_THREADS = 4
 
 
 class BatchFailed(Exception):
@@ -258,6 +260,8 @@ def ingest_batch(services: Services, batch_id: str, dispatch: Callable[[str], No
         _fail(services, batch_id, position, "ingest_failed",
               f"reading the source stopped after {position} items: {exc}")
         raise
+    finally:
+        ingest.remote.close()
     with services.sessions() as session:
         batch_store.set_batch_state(session, batch_id, "running", parsed=position,
                                     format=ingest.format)

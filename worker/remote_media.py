@@ -13,10 +13,14 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from dataclasses import asdict, dataclass
+import threading
+import time
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from pipeline.sources.fetch import FetchLimits, FetchRefused, fetch
+import httpx
+
+from pipeline.sources.fetch import FetchLimits, FetchRefused, fetch, open_client
 from pipeline.sources.inspect import MediaRejected, MediaTools, check_image, check_video
 from store.media import MediaMissing, MediaStorage
 from store.settings import Settings
@@ -47,6 +51,8 @@ class RemoteFile:
     etag: str = ""
     last_modified: str = ""
     duration: float | None = None
+    # Until when (Unix time) the server said its copy stays fresh: no request before then.
+    fresh_until: float = 0.0
 
 
 def fetch_limits(settings: Settings, max_bytes: int | None = None) -> FetchLimits:
@@ -57,12 +63,22 @@ def fetch_limits(settings: Settings, max_bytes: int | None = None) -> FetchLimit
                        allow_hosts=settings.fetch_allow_hosts)
 
 
+def _fresh_until(max_age: int) -> float:
+    return time.time() + min(max_age, MAX_FRESH_SECONDS) if max_age > 0 else 0.0
+
+
 def _url_key(url: str) -> str:
     return f"{FETCHED_PREFIX}/urls/{hashlib.sha256(url.encode()).hexdigest()}.json"
 
 
+# A server's Cache-Control max-age is honoured up to this long: a day-old product picture
+# is asked about again even when its CDN promised a year.
+MAX_FRESH_SECONDS = 86400
+
+
 class RemoteMedia:
-    """Fetch-once remote media for one process (thread-safe: every call has its own files)."""
+    """Fetch-once remote media for one process. Thread-safe: every call has its own files,
+    and every thread its own HTTP client, whose connections stay open between fetches."""
 
     def __init__(self, media: MediaStorage, limits: FetchLimits, tools: MediaTools,
                  scratch: Path) -> None:
@@ -70,6 +86,30 @@ class RemoteMedia:
         self.limits = limits
         self.tools = tools
         self.scratch = scratch
+        self._local = threading.local()
+        self._clients: list[httpx.Client] = []
+        self._lock = threading.Lock()
+
+    def _client(self) -> httpx.Client:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = self._local.client = open_client(self.limits)
+            with self._lock:
+                self._clients.append(client)
+        return client
+
+    def close(self) -> None:
+        """Close every thread's connections."""
+        with self._lock:
+            clients, self._clients = self._clients, []
+        for client in clients:
+            client.close()
+
+    def __enter__(self) -> RemoteMedia:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @classmethod
     def from_settings(cls, settings: Settings, media: MediaStorage,
@@ -93,11 +133,14 @@ class RemoteMedia:
             RemoteRefused: with the reason, naming the URL.
         """
         known = self._known(url)
+        if known is not None and known.fresh_until > time.time() and self.media.exists(
+                known.key):
+            return known  # the server said it stays as it is until then
         self.scratch.mkdir(parents=True, exist_ok=True)
         local = self.scratch / f"remote-{secrets.token_hex(6)}"
         try:
             try:
-                got = fetch(url, local, self.limits,
+                got = fetch(url, local, self.limits, client=self._client(),
                             etag=known.etag if known else "",
                             last_modified=known.last_modified if known else "")
             except FetchRefused as exc:
@@ -106,14 +149,20 @@ class RemoteMedia:
                     f"{url} (redirected): {exc.message}")
                 raise RemoteRefused(url, exc.code, message) from None
             if got.not_modified and known is not None and self.media.exists(known.key):
+                if got.max_age:
+                    self._remember(replace(known, fresh_until=_fresh_until(got.max_age)))
                 return known
             if got.not_modified:  # our copy is gone: fetch it whole
-                got = fetch(url, local, self.limits)
-            remote = self._store(url, local, got.sha256, got.etag, got.last_modified, clips)
+                got = fetch(url, local, self.limits, client=self._client())
+            remote = replace(self._store(url, local, got.sha256, got.etag, got.last_modified,
+                                         clips), fresh_until=_fresh_until(got.max_age))
         finally:
             local.unlink(missing_ok=True)
-        self.media.put_bytes(_url_key(url), json.dumps(asdict(remote)).encode())
+        self._remember(remote)
         return remote
+
+    def _remember(self, remote: RemoteFile) -> None:
+        self.media.put_bytes(_url_key(remote.url), json.dumps(asdict(remote)).encode())
 
     def _store(self, url: str, local: Path, sha256: str, etag: str, last_modified: str,
                clips: bool) -> RemoteFile:

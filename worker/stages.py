@@ -168,23 +168,23 @@ def resolve_product_images(ctx: StageContext, job: JobInput, products: tuple[Pro
     with the reasons, since a video of someone else's placeholder would be worse than none.
     """
     known: dict[str, str] = job.options.get("image_keys") or {}
-    remote = RemoteMedia.from_settings(ctx.settings, ctx.media, ctx.scratch / "remote")
     resolved, visuals = [], []
-    for product in products:
-        keys, refused = [], []
-        for ref in product.images:
-            if ref in known:
-                keys.append(known[ref])
-                continue
-            try:
-                keys.append(remote.get(ref).key)
-            except RemoteRefused as exc:
-                refused.append(exc.message)
-        if product.images and not keys:
-            raise StageError("script", "image_refused",
-                             "no picture of the product could be used: " + "; ".join(refused))
-        resolved.append(replace(product, images=tuple(keys)))
-        visuals += [{"key": key, "kind": "still"} for key in keys]
+    with RemoteMedia.from_settings(ctx.settings, ctx.media, ctx.scratch / "remote") as remote:
+        for product in products:
+            keys, refused = [], []
+            for ref in product.images:
+                if ref in known:
+                    keys.append(known[ref])
+                    continue
+                try:
+                    keys.append(remote.get(ref).key)
+                except RemoteRefused as exc:
+                    refused.append(exc.message)
+            if product.images and not keys:
+                raise StageError("script", "image_refused", "no picture of the product could "
+                                 "be used: " + "; ".join(refused))
+            resolved.append(replace(product, images=tuple(keys)))
+            visuals += [{"key": key, "kind": "still"} for key in keys]
     return tuple(resolved), visuals
 
 

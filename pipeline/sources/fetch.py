@@ -10,17 +10,21 @@ to a temporary file next to ``out`` and renamed only when complete and within th
 from __future__ import annotations
 
 import codecs
+import functools
 import hashlib
 import ipaddress
 import os
+import re
 import secrets
 import socket
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import SplitResult, urljoin, urlsplit
 
+import certifi
 import httpx
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -73,6 +77,7 @@ class Fetched:
     etag: str = ""
     last_modified: str = ""
     not_modified: bool = False  # 304: the copy named by the validators is still current
+    max_age: int = 0  # seconds the server says the answer stays fresh (Cache-Control)
 
 
 def check_address(ip: IPAddress) -> str | None:
@@ -108,16 +113,15 @@ def check_address(ip: IPAddress) -> str | None:
     return None
 
 
-def fetch(url: str, out: Path, limits: FetchLimits = FetchLimits(),  # noqa: B008
-          *, etag: str = "", last_modified: str = "") -> Fetched:
-    """Download `url` to `out` within `limits`, refusing unsafe addresses and oversized bodies.
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One TLS context for every fetch: loading the CA bundle costs more than a small fetch."""
+    return ssl.create_default_context(cafile=certifi.where())
 
-    With `etag` or `last_modified` from an earlier fetch the request is conditional, and a
-    304 answer comes back as `not_modified` with nothing written.
-    """
-    give_up_at = time.monotonic() + limits.deadline
-    conditions = {name: value for name, value in (("If-None-Match", etag),
-                                                  ("If-Modified-Since", last_modified)) if value}
+
+def open_client(limits: FetchLimits = FetchLimits()) -> httpx.Client:  # noqa: B008
+    """A client for `fetch` to reuse across calls (its connections stay open); one thread
+    at a time."""
     timeout = httpx.Timeout(
         connect=limits.connect_timeout,
         read=limits.read_timeout,
@@ -126,38 +130,74 @@ def fetch(url: str, out: Path, limits: FetchLimits = FetchLimits(),  # noqa: B00
     )
     # trust_env=False: a proxy from the environment would resolve names itself and undo the
     # address check; follow_redirects=False: every hop must be checked here.
-    with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
-        current = url
-        for _ in range(limits.max_redirects + 1):
-            parts = _parse(current)
-            addresses = _resolve(parts, current, limits.allow_hosts)
-            _check_deadline(give_up_at, url, limits.deadline)
-            response = _open(client, parts, addresses, current, conditions)
-            try:
-                if response.status_code == 304 and conditions:
-                    return Fetched(url=current, path=out, size=0, content_type="", sha256="",
-                                   etag=response.headers.get("etag", etag),
-                                   last_modified=response.headers.get("last-modified",
-                                                                      last_modified),
-                                   not_modified=True)
-                if response.status_code in REDIRECT_STATUSES:
-                    location = response.headers.get("location")
-                    if not location:
-                        raise FetchRefused(
-                            "http_error",
-                            f"{current}: HTTP {response.status_code} without a Location header",
-                        )
-                    current = urljoin(current, location)
-                    continue
-                if not 200 <= response.status_code < 300:
-                    raise FetchRefused("http_error", f"{current}: HTTP {response.status_code}")
-                return _save(response, current, out, limits.max_bytes,
-                             lambda: _check_deadline(give_up_at, url, limits.deadline))
-            finally:
-                response.close()
+    return httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False,
+                        verify=_tls_context())
+
+
+def fetch(url: str, out: Path, limits: FetchLimits = FetchLimits(),  # noqa: B008
+          *, etag: str = "", last_modified: str = "",
+          client: httpx.Client | None = None) -> Fetched:
+    """Download `url` to `out` within `limits`, refusing unsafe addresses and oversized bodies.
+
+    With `etag` or `last_modified` from an earlier fetch the request is conditional, and a
+    304 answer comes back as `not_modified` with nothing written. `client` (from
+    `open_client`) keeps connections open between fetches.
+    """
+    if client is None:
+        with open_client(limits) as own:
+            return _fetch(own, url, out, limits, etag, last_modified)
+    return _fetch(client, url, out, limits, etag, last_modified)
+
+
+def _fetch(client: httpx.Client, url: str, out: Path, limits: FetchLimits, etag: str,
+           last_modified: str) -> Fetched:
+    give_up_at = time.monotonic() + limits.deadline
+    conditions = {name: value for name, value in (("If-None-Match", etag),
+                                                  ("If-Modified-Since", last_modified)) if value}
+    current = url
+    for _ in range(limits.max_redirects + 1):
+        parts = _parse(current)
+        addresses = _resolve(parts, current, limits.allow_hosts)
+        _check_deadline(give_up_at, url, limits.deadline)
+        response = _open(client, parts, addresses, current, conditions)
+        try:
+            if response.status_code == 304 and conditions:
+                return Fetched(url=current, path=out, size=0, content_type="", sha256="",
+                               etag=response.headers.get("etag", etag),
+                               last_modified=response.headers.get("last-modified",
+                                                                  last_modified),
+                               not_modified=True, max_age=max_age(response.headers))
+            if response.status_code in REDIRECT_STATUSES:
+                location = response.headers.get("location")
+                if not location:
+                    raise FetchRefused(
+                        "http_error",
+                        f"{current}: HTTP {response.status_code} without a Location header",
+                    )
+                current = urljoin(current, location)
+                continue
+            if not 200 <= response.status_code < 300:
+                raise FetchRefused("http_error", f"{current}: HTTP {response.status_code}")
+            return _save(response, current, out, limits.max_bytes,
+                         lambda: _check_deadline(give_up_at, url, limits.deadline))
+        finally:
+            response.close()
     raise FetchRefused(
         "too_many_redirects", f"{url}: more than {limits.max_redirects} redirects (last {current})"
     )
+
+
+_MAX_AGE = re.compile(r"(?:^|,)\s*(?:s-maxage|max-age)\s*=\s*\"?(\d+)", re.IGNORECASE)
+
+
+def max_age(headers: httpx.Headers) -> int:
+    """How many seconds the server says its answer stays fresh (Cache-Control max-age); 0
+    when it says nothing, or no-cache / no-store."""
+    control = headers.get("cache-control", "")
+    if re.search(r"no-cache|no-store|must-revalidate", control, re.IGNORECASE):
+        return 0
+    found = _MAX_AGE.search(control)
+    return int(found.group(1)) if found else 0
 
 
 def _check_deadline(give_up_at: float, url: str, deadline: float) -> None:
@@ -311,4 +351,5 @@ def _save(response: httpx.Response, url: str, out: Path, max_bytes: int,
         url=url, path=out, size=size, content_type=sniff(head), sha256=digest.hexdigest(),
         etag=response.headers.get("etag", ""),
         last_modified=response.headers.get("last-modified", ""),
+        max_age=max_age(response.headers),
     )

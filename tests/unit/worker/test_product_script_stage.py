@@ -26,6 +26,12 @@ def server() -> Iterator[FeedServer]:
 
 
 @pytest.fixture
+def remote(ctx: StageContext) -> Iterator[RemoteMedia]:
+    with RemoteMedia.from_settings(ctx.settings, ctx.media, ctx.scratch) as fetcher:
+        yield fetcher
+
+
+@pytest.fixture
 def ctx(tmp_path: Path) -> StageContext:
     settings = Settings.from_env({"DATA_DIR": str(tmp_path / "data"),
                                   "FETCH_ALLOW_HOSTS": "127.0.0.1", "FETCH_TIMEOUT": "5"})
@@ -60,11 +66,10 @@ def test_product_pictures_become_the_visuals_in_order(ctx: StageContext,
 
 
 def test_a_second_fetch_is_conditional_and_a_changed_picture_gets_a_new_key(
-    ctx: StageContext, server: FeedServer
+    ctx: StageContext, server: FeedServer, remote: RemoteMedia
 ) -> None:
     """The same URL again asks If-None-Match and keeps the stored copy; new bytes at the same
     URL are a new content hash, so a re-run sees the picture changed."""
-    remote = RemoteMedia.from_settings(ctx.settings, ctx.media, ctx.scratch)
     url = server.serve("/p.png", picture((10, 200, 10)))
     first = remote.get(url)
     again = remote.get(url)
@@ -82,11 +87,10 @@ def test_a_second_fetch_is_conditional_and_a_changed_picture_gets_a_new_key(
     ("http://10.0.0.5/x.png", "private"),
     ("http://2130706433/x.png", "loopback"),
 ])
-def test_unsafe_picture_addresses_are_refused(ctx: StageContext, url: str,
+def test_unsafe_picture_addresses_are_refused(remote: RemoteMedia, url: str,
                                               reason: str) -> None:
     """Metadata, private and decimal-loopback addresses are refused before connecting, even
     with 127.0.0.1 allowed (only that spelling is)."""
-    remote = RemoteMedia.from_settings(ctx.settings, ctx.media, ctx.scratch)
     with pytest.raises(RemoteRefused) as caught:
         remote.get(url)
     assert caught.value.code == "blocked_address" and reason in caught.value.message
@@ -135,3 +139,17 @@ def test_a_compilation_numbers_its_products_and_points_each_scene_at_its_picture
     shown = [[ctx.media.read_bytes(visuals[i]["key"]) for i in s["visuals"]] for s in numbered]
     assert shown[0] == [picture((40, 0, 0))] and shown[2] == []
     assert shown[3] == [picture((9, 9, 9))] and shown[4] == [picture((200, 0, 0))]
+
+
+def test_a_picture_the_server_calls_fresh_is_not_asked_about_again(
+    ctx: StageContext, server: FeedServer, remote: RemoteMedia
+) -> None:
+    """Cache-Control max-age: within it the stored copy is used without a request (a daily
+    feed re-run of a CDN's pictures costs no round trips); no-cache always revalidates."""
+    url = server.serve("/cdn.png", picture((5, 5, 250)), **{"Cache-Control": "max-age=3600"})
+    first = remote.get(url)
+    assert remote.get(url) == first and len(server.seen("/cdn.png")) == 1
+    plain = server.serve("/plain.png", picture((5, 250, 5)), **{"Cache-Control": "no-cache"})
+    remote.get(plain)
+    remote.get(plain)
+    assert [seen.status for seen in server.seen("/plain.png")] == [200, 304]
