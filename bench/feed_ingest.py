@@ -330,7 +330,7 @@ def floor_app(broker_url: str) -> Celery:
                     task_serializer="json", accept_content=["json"], task_ignore_result=True,
                     broker_connection_retry_on_startup=True)
     for route in ROUTES:
-        app.task(name=f"bench.floor.{route.stage}")(_no_op)
+        app.task(name=f"bench.floor.{route.stage}", shared=False)(_no_op)
     return app
 
 

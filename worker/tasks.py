@@ -29,7 +29,10 @@ def _register(app: Celery, route: StageRoute) -> None:
     stage = route.stage
     scale = app.vf_settings.time_limit_scale  # type: ignore[attr-defined]
 
-    @app.task(name=task_name(stage), bind=True, acks_late=True, reject_on_worker_lost=True,
+    # shared=False: the task belongs to this app alone; a shared one would be copied into
+    # every other app the process makes (tests and benchmarks make several).
+    @app.task(name=task_name(stage), bind=True, shared=False, acks_late=True,
+              reject_on_worker_lost=True,
               soft_time_limit=route.soft_time_limit * scale, time_limit=route.time_limit * scale)
     def run_stage(self: Task, keys: dict[str, Any]) -> dict[str, Any]:
         """Run this stage for keys["job_id"] and pass the job's artifact keys on."""
@@ -50,7 +53,8 @@ INGEST_TASK = "videofactory.batch_ingest"
 def _register_ingest(app: Celery) -> None:
     scale = app.vf_settings.time_limit_scale  # type: ignore[attr-defined]
 
-    @app.task(name=INGEST_TASK, bind=True, acks_late=True, reject_on_worker_lost=True,
+    @app.task(name=INGEST_TASK, bind=True, shared=False, acks_late=True,
+              reject_on_worker_lost=True,
               soft_time_limit=INGEST_ROUTE.soft_time_limit * scale,
               time_limit=INGEST_ROUTE.time_limit * scale)
     def ingest(self: Task, batch_id: str) -> None:

@@ -82,3 +82,21 @@ def test_a_failed_send_leaves_no_mark(app, monkeypatch) -> None:
     with pytest.raises(ConnectionError):
         chains.CeleryDispatcher(app, marks).dispatch("job_1", None)
     assert not marks.present("job_1", "script")
+
+
+def test_several_apps_in_one_process_keep_their_own_tasks() -> None:
+    """Tests, benchmarks and the API each build apps: a second app (or any other) must not
+    receive copies of the first one's tasks, which Celery reports as duplicate names."""
+    import warnings
+
+    from celery import Celery
+
+    settings = Settings.from_env({"REDIS_URL": "redis://127.0.0.1:1/0"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        first, second = create_celery(settings), create_celery(settings)
+        other = Celery("other", broker="memory://", set_as_current=False)
+        for each in (first, second, other):
+            each.finalize()
+    assert task_name("render") in second.tasks
+    assert not [name for name in other.tasks if name.startswith("videofactory.")]
