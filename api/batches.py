@@ -12,7 +12,7 @@ from flask.typing import ResponseReturnValue
 from api.auth import require_account
 from api.context import db_session, dispatcher
 from api.errors import ApiError
-from api.jobs import job_options, list_limit, resolve_profile
+from api.jobs import iso_time, job_options, list_limit, resolve_profile
 from api.schemas import (
     MAPPING_FIELDS,
     MAX_COLLECTION_ITEMS,
@@ -133,8 +133,8 @@ def batch_summary(batch: Batch) -> dict[str, Any]:
     return {"id": batch.id, "status": batch_store.batch_status(batch, counts), "counts": counts,
             "parsed": batch.parsed, "format": batch.format, "preset": batch.preset,
             "profile_id": batch.profile_id, "dry_run": bool((batch.options or {}).get("dry_run")),
-            "error": error, "created_at": batch_store.aware_iso(batch.created_at),
-            "parsed_at": batch_store.aware_iso(batch.parsed_at),
+            "error": error, "created_at": iso_time(batch.created_at),
+            "parsed_at": iso_time(batch.parsed_at),
             "url": url_for("batches.get_batch", batch_id=batch.id)}
 
 

@@ -34,7 +34,8 @@ log = logging.getLogger(__name__)
 bp = Blueprint("jobs", __name__, url_prefix="/v1/jobs")
 
 
-def _iso(value: datetime | None) -> str | None:
+def iso_time(value: datetime | None) -> str | None:
+    """A stored time as ISO 8601 in UTC with a Z, as every answer shows times."""
     if value is None:
         return None
     if value.tzinfo is None:  # SQLite hands back naive datetimes; we store UTC
@@ -239,8 +240,8 @@ def job_public(job: Job) -> dict[str, Any]:
             "queue": row.queue,
             "worker": row.worker,
             "attempts": row.attempts,
-            "started_at": _iso(row.started_at),
-            "finished_at": _iso(row.finished_at),
+            "started_at": iso_time(row.started_at),
+            "finished_at": iso_time(row.finished_at),
             "error": ({"code": row.error_code, "message": row.error_message}
                       if row.error_code else None),
         }
@@ -261,9 +262,9 @@ def job_public(job: Job) -> dict[str, Any]:
         "source": job.source,
         "project_id": job.project_id,
         "profile_id": job.profile_id,
-        "created_at": _iso(job.created_at),
-        "started_at": _iso(job.started_at),
-        "finished_at": _iso(job.finished_at),
+        "created_at": iso_time(job.created_at),
+        "started_at": iso_time(job.started_at),
+        "finished_at": iso_time(job.finished_at),
         "video_url": url_for("jobs.get_job_video", job_id=job.id)
         if job.status == "succeeded" else None,
     }

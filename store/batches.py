@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select
@@ -16,8 +15,6 @@ from store.models import Batch, BatchItem, Job, Project, new_id, utcnow
 
 COUNT_KEYS = ("total", "queued", "running", "succeeded", "failed", "unchanged", "skipped",
               "planned")
-# An item's own status when it has no job of its own to follow.
-ITEM_STATUSES = ("job", "unchanged", "skipped", "failed", "planned")
 _JOB_TO_ITEM = {"queued": "queued", "running": "running", "succeeded": "succeeded",
                 "failed": "failed", "canceled": "failed"}
 # An earlier item's job with one of these statuses makes an equal fingerprint "unchanged".
@@ -102,14 +99,9 @@ def write_items(session: Session, batch: Batch, items: list[PlannedItem],
     return [made.job_id for made in jobs]
 
 
-def written_so_far(session: Session, batch_id: str) -> tuple[int, int]:
-    """(items written, of which products taken) of a batch whose ingest was cut off."""
-    count, taken = session.execute(
-        select(func.count(), func.count().filter(BatchItem.status.in_(
-            ("job", "unchanged", "planned"))))
-        .where(BatchItem.batch_id == batch_id)
-    ).one()
-    return int(count), int(taken)
+def written_so_far(session: Session, batch_id: str) -> int:
+    """How many items of a batch whose ingest was cut off are written already."""
+    return int(session.scalar(select(func.count()).where(BatchItem.batch_id == batch_id)) or 0)
 
 
 def _item_status(own: str, job_status: str | None) -> str:
@@ -195,11 +187,3 @@ def set_batch_state(session: Session, batch_id: str, status: str, *,
         batch.error_code, batch.error_message = error
     if status in ("running", "failed"):
         batch.parsed_at = utcnow()
-
-
-def aware_iso(value: datetime | None) -> str | None:
-    """ISO 8601 in UTC with a Z, for the API."""
-    if value is None:
-        return None
-    text = value.isoformat()
-    return (text if value.tzinfo else text + "+00:00").replace("+00:00", "Z")

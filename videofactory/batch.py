@@ -24,7 +24,7 @@ from store.migrate import upgrade
 from store.models import Batch, Profile
 from store.services import Services, build_services
 from store.settings import Settings
-from videofactory.make import _local_account_ids
+from videofactory.make import local_account_ids
 
 POLL_SECONDS = 0.5
 
@@ -64,7 +64,7 @@ def run_batch(settings: Settings, feed: str, *, preset: str = "tiktok", dry_run:
     dispatcher = _dispatcher(services)
     try:
         with session_scope(services.sessions) as session:
-            account_id, profile_id = _local_account_ids(session)
+            account_id, profile_id = local_account_ids(session)
             profile = session.get(Profile, profile_id)
             stored = (profile.settings if profile else None) or {}
             job_options = {name: stored[name] for name in ("voice", "captions", "brand",
@@ -82,7 +82,7 @@ def run_batch(settings: Settings, feed: str, *, preset: str = "tiktok", dry_run:
         status = _follow(services, batch_id, console, timeout)
         _report(services, batch_id, console)
     finally:
-        dispatcher.shutdown() if settings.embedded else None
+        dispatcher.shutdown()  # embedded: finish the jobs queued in this process
         services.close()
         sys.stderr.flush()
     return {"succeeded": 0, "partial": 1, "failed": 2}.get(status, 3)

@@ -75,7 +75,8 @@ class _StageDisplay:
             self._finish(self.current)
 
 
-def _local_account_ids(session: object) -> tuple[str, str]:
+def local_account_ids(session: object) -> tuple[str, str]:
+    """The local account and its default profile, made on first use."""
     account = session.scalar(select(Account).where(Account.name == LOCAL_ACCOUNT)  # type: ignore[attr-defined]
                              .order_by(Account.created_at).limit(1))
     if account is None:
@@ -93,7 +94,7 @@ def make_video(settings: Settings, idea: str, preset: str, output: Path | None) 
     services = build_services(settings)
     try:
         with session_scope(services.sessions) as session:
-            account_id, profile_id = _local_account_ids(session)
+            account_id, profile_id = local_account_ids(session)
             project = job_store.create_project(session, profile_id, idea[:80])
             job = job_store.create_job(session, account_id=account_id, profile_id=profile_id,
                                        project_id=project.id,

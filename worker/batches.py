@@ -228,7 +228,7 @@ def ingest_batch(services: Services, batch_id: str, dispatch: Callable[[str], No
         session.commit()
         session.expunge(batch)
         # A redelivered message after a crash mid-feed resumes after the items written.
-        resume_at, _ = batch_store.written_so_far(session, batch_id)
+        resume_at = batch_store.written_so_far(session, batch_id)
     ingest = _Ingest(services, batch, scratch)
     limit = min(int(batch.options.get("limit") or services.settings.max_batch_items),
                 services.settings.max_batch_items)

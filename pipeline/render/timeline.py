@@ -130,8 +130,7 @@ def _boundaries(voice: Voiceover, duration: float,
     """Where one visual gives way to the next (scene starts, long scenes split evenly), and
     the scene each visual belongs to (the end card's is -1)."""
     scene_starts = [0.0] + [s.start for s in voice.scenes[1:]] + [end_card_start]
-    scene_of = [voice.scenes[i].index if i < len(voice.scenes) else i
-                for i in range(len(scene_starts) - 1)]
+    scene_of = [scene.index for scene in voice.scenes]
     title_end = max(scene_starts[1], TITLE_MIN_SECONDS) if len(scene_starts) > 1 else duration
     edges, owners = [0.0], []
     for k, (start, end) in enumerate(zip(scene_starts, scene_starts[1:], strict=False)):
