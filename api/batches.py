@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Blueprint, g, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
@@ -21,7 +20,7 @@ from api.schemas import (
     FeedSourceIn,
     json_body,
 )
-from api.sources import checked_collection
+from api.sources import checked_collection, is_http_url
 from api.uploads import find_upload
 from pipeline.render.presets import PRESETS
 from store import batches as batch_store
@@ -45,8 +44,7 @@ def _feed_source(source: FeedSourceIn, body: BatchCreate) -> dict[str, Any]:
     if source.currency:
         stored["currency"] = source.currency.upper()
     if source.url is not None:
-        parts = urlsplit(source.url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        if not is_http_url(source.url):
             raise _invalid("source.url", "must be the feed's http(s) URL")
         stored["url"] = source.url
     else:
@@ -138,13 +136,6 @@ def batch_summary(batch: Batch) -> dict[str, Any]:
             "url": url_for("batches.get_batch", batch_id=batch.id)}
 
 
-def _page_size() -> int:
-    raw = request.args.get("limit", str(ITEMS_PAGE_DEFAULT))
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= ITEMS_PAGE_MAX:
-        raise _invalid("limit", f"a whole number from 1 to {ITEMS_PAGE_MAX} (got {raw!r})")
-    return int(raw)
-
-
 def _reason(note: str | None, status: str, job: Job | None) -> str | None:
     """Why an item is as it is: its job's failure (with the item's own note after it)."""
     if job is not None and status == "failed" and job.error_stage:
@@ -161,7 +152,7 @@ def get_batch(batch_id: str) -> ResponseReturnValue:
     raw_after = request.args.get("after", "-1")
     if not raw_after.lstrip("-").isdigit():
         raise _invalid("after", "pass the position the previous page's next URL gives")
-    limit = _page_size()
+    limit = list_limit(ITEMS_PAGE_DEFAULT, ITEMS_PAGE_MAX)
     page, more = batch_store.batch_items(db_session(), batch.id, after=int(raw_after),
                                          limit=limit)
     items = [{"key": item.key, "title": item.title, "status": status, "job_id": item.job_id,

@@ -14,9 +14,8 @@ from api.context import db_session, dispatcher, services
 from api.errors import ApiError
 from api.media_response import serve_object
 from api.profiles import brand_snapshot
-from api.schemas import BatchCreate, IdeaSourceIn, JobCreate, MediaItemIn, json_body
-from api.sources import CheckedSource, check_source
-from api.uploads import find_upload
+from api.schemas import BatchCreate, IdeaSourceIn, JobCreate, json_body
+from api.sources import CheckedSource, check_source, media_items
 from pipeline.render.presets import PRESETS
 from pipeline.sequence import STAGE_NAMES
 from pipeline.sources.product import html_to_text
@@ -51,7 +50,7 @@ def _validated_job_request() -> tuple[JobCreate, CheckedSource]:
                        "preset")
     checked = check_source(body.source, services().settings.max_idea_chars)
     if isinstance(body.source, IdeaSourceIn) and body.source.media:
-        checked.options["media"] = _job_media(body.source.media)
+        checked.options["media"] = media_items(body.source.media)
     return body, checked
 
 
@@ -80,26 +79,6 @@ def job_options(body: JobCreate | BatchCreate, profile: Profile, text: str) -> d
     if brand:
         options["brand"] = brand
     return options
-
-
-def _job_media(items: list[MediaItemIn]) -> list[dict[str, Any]]:
-    """The uploads to show, as media keys in the user's order; each must be this account's."""
-    media = []
-    for i, item in enumerate(items):
-        field = f"source.media.{i}.upload_id"
-        meta = find_upload(g.account.id, item.upload_id)
-        if meta is None:
-            raise ApiError(422, "unknown_upload",
-                           f"{field}: no upload {item.upload_id!r}; upload the file with "
-                           "POST /v1/uploads and send the id it answers", field)
-        if item.keep_audio and not (meta["kind"] == "clip" and meta.get("audio")):
-            what = "a picture" if meta["kind"] == "still" else "a clip without sound"
-            raise ApiError(422, "invalid_field",
-                           f"source.media.{i}.keep_audio: upload {item.upload_id} is {what}; "
-                           "send keep_audio: false", f"source.media.{i}.keep_audio")
-        media.append({"key": meta["key"], "kind": meta["kind"], "keep_audio": item.keep_audio,
-                      "duration": meta.get("duration")})
-    return media
 
 
 def resolve_profile(body: JobCreate | BatchCreate) -> Profile:
@@ -274,11 +253,12 @@ LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX = 20, 100
 _LIST_PARAMETERS = ("status", "profile_id", "project_id", "limit", "before")
 
 
-def list_limit() -> int:
-    raw = request.args.get("limit", str(LIST_LIMIT_DEFAULT))
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= LIST_LIMIT_MAX:
+def list_limit(default: int = LIST_LIMIT_DEFAULT, maximum: int = LIST_LIMIT_MAX) -> int:
+    """The `limit` query parameter: a page size from 1 to `maximum`."""
+    raw = request.args.get("limit", str(default))
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= maximum:
         raise ApiError(422, "invalid_field",
-                       f"limit: a whole number from 1 to {LIST_LIMIT_MAX} (got {raw!r})", "limit")
+                       f"limit: a whole number from 1 to {maximum} (got {raw!r})", "limit")
     return int(raw)
 
 

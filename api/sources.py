@@ -21,6 +21,7 @@ from api.schemas import (
     ClipSourceIn,
     CollectionSourceIn,
     IdeaSourceIn,
+    MediaItemIn,
     ProductFieldsIn,
     ProductSourceIn,
     validation_error,
@@ -45,15 +46,45 @@ def _invalid(field_name: str, message: str, code: str = "invalid_field") -> ApiE
     return ApiError(422, code, f"{field_name}: {message}", field_name)
 
 
-def _upload(upload_id: str, field_name: str, kind: str) -> dict[str, Any]:
+_KIND_NAMES = {"still": "a picture", "clip": "a video clip"}
+
+
+def _upload(upload_id: str, field_name: str, *kinds: str) -> dict[str, Any]:
+    """The account's upload of one of `kinds`, or a 422 naming the field."""
     meta = find_upload(g.account.id, upload_id)
     if meta is None:
         raise _invalid(field_name, f"no upload {upload_id!r}; upload the file with "
                        "POST /v1/uploads and send the id it answers", "unknown_upload")
-    if meta["kind"] != kind:
-        wanted = "a picture" if kind == "still" else "a video clip"
+    if meta["kind"] not in kinds:
+        wanted = " or ".join(_KIND_NAMES[kind] for kind in kinds)
         raise _invalid(field_name, f"upload {upload_id} is a {meta['kind']}; send {wanted}")
     return meta
+
+
+def media_items(items: list[MediaItemIn]) -> list[dict[str, Any]]:
+    """An idea's uploads to show, as media keys in the user's order; each must be this
+    account's picture or clip."""
+    media = []
+    for i, item in enumerate(items):
+        meta = _upload(item.upload_id, f"source.media.{i}.upload_id", "still", "clip")
+        if item.keep_audio and not (meta["kind"] == "clip" and meta.get("audio")):
+            what = "a picture" if meta["kind"] == "still" else "a clip without sound"
+            raise _invalid(f"source.media.{i}.keep_audio", f"upload {item.upload_id} is "
+                           f"{what}; send keep_audio: false")
+        media.append({"key": meta["key"], "kind": meta["kind"], "keep_audio": item.keep_audio,
+                      "duration": meta.get("duration")})
+    return media
+
+
+def is_http_url(text: str) -> bool:
+    """Whether the text is an absolute http(s) URL with a host (its shape only: nothing is
+    fetched, and the fetcher judges the address)."""
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - a malformed port raises only when read
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def is_upload_id(ref: str) -> bool:
@@ -69,11 +100,7 @@ def _image_keys(images: list[str], prefix: str) -> dict[str, str]:
         if is_upload_id(ref):
             keys[ref] = _upload(ref, name, "still")["key"]
             continue
-        try:
-            parts = urlsplit(ref)
-        except ValueError:
-            parts = None
-        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        if not is_http_url(ref):
             raise _invalid(name, "must be an http(s) URL of a picture or an upload id (upl_…)")
     return keys
 
@@ -84,10 +111,8 @@ def _product(fields: ProductFieldsIn, prefix: str) -> dict[str, str]:
     if fields.sale_price is not None and fields.price is None:
         raise _invalid(f"{prefix}.sale_price",
                        f"needs {prefix}.price, the regular price it replaces")
-    if fields.link:
-        parts = urlsplit(fields.link)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise _invalid(f"{prefix}.link", "must be the product page's http(s) URL")
+    if fields.link and not is_http_url(fields.link):
+        raise _invalid(f"{prefix}.link", "must be the product page's http(s) URL")
     return _image_keys(fields.images, prefix)
 
 

@@ -15,21 +15,10 @@ from alembic.script import ScriptDirectory
 from click.testing import CliRunner, Result
 
 from store.migrate import alembic_config
-from store.settings import ENV_VARS
 from tests.support.tiny_piper import build_tiny_piper_voice
 from videofactory.cli import cli
 
 pytestmark = pytest.mark.usefixtures("restore_logging")
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """DATA_DIR in the test's folder, every other videofactory variable unset (embedded mode)."""
-    for var in ENV_VARS:
-        monkeypatch.delenv(var.name, raising=False)
-    data = tmp_path / "data"
-    monkeypatch.setenv("DATA_DIR", str(data))
-    return data
 
 
 @pytest.fixture

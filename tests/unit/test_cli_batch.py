@@ -9,21 +9,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from store.settings import ENV_VARS
 from tests.support.feeds import merchant_item, merchant_rss
 from videofactory.cli import cli
 
 pytestmark = pytest.mark.usefixtures("restore_logging")
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """DATA_DIR in the test's folder, every other videofactory variable unset (embedded)."""
-    for var in ENV_VARS:
-        monkeypatch.delenv(var.name, raising=False)
-    data = tmp_path / "data"
-    monkeypatch.setenv("DATA_DIR", str(data))
-    return data
 
 
 def _feed(tmp_path: Path, *items: str, prolog: str = "") -> Path:

@@ -165,3 +165,23 @@ def test_the_profiles_call_to_action_reaches_its_product_jobs(api: Api) -> None:
                                json={"call_to_action": ""})
     assert cleared.json["call_to_action"] is None
     assert "call_to_action" not in _accepted(api, {"source": MUG}).options
+
+
+def test_malformed_urls_are_422s_not_500s(api: Api) -> None:
+    """A URL that does not even parse (a broken IPv6 host, a bad port) is named, like any
+    other bad field."""
+    _refused(api, {**MUG, "link": "http://[::1/mug"}, "source.link")
+    _refused(api, {**MUG, "images": ["http://cdn.example.com:99999/a.jpg"]}, "source.images.0")
+
+
+def test_a_feed_upload_is_not_an_ideas_media(api: Api) -> None:
+    """source.media takes pictures and clips; a feed upload is named as the wrong kind."""
+    feed = api.client.post("/v1/uploads?kind=feed&filename=f.csv", headers=api.headers,
+                           data=b"id,title,price\n1,Mug,3.00\n",
+                           content_type="application/octet-stream")
+    assert feed.status_code == 201, feed.json
+    response = api.create_job({"source": {"type": "idea", "idea": "Our mugs",
+                                          "media": [{"upload_id": feed.json["id"]}]}})
+    assert response.status_code == 422
+    assert response.json["error"]["field"] == "source.media.0.upload_id"
+    assert "feed" in response.json["error"]["message"]
