@@ -7,9 +7,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from store.bulk import insert_rows
 from store.jobs import JobRows, insert_jobs, job_rows
 from store.models import Batch, BatchItem, Job, Project, new_id, utcnow
 
@@ -46,30 +47,40 @@ class PlannedItem:
     job_options: dict[str, Any] | None = None
 
 
+@dataclass(frozen=True)
+class EarlierJob:
+    """An earlier item's job that an equal fingerprint may reuse."""
+
+    job_id: str
+    # Its visuals.json: the pictures it was made from, once its script stage has run.
+    visuals_key: str | None
+
+
 def reusable_jobs(session: Session, account_id: str,
-                  fingerprints: Iterable[str]) -> dict[str, str]:
+                  fingerprints: Iterable[str]) -> dict[str, EarlierJob]:
     """For each fingerprint an earlier item of the account made a live or finished video
-    for, that job's id (the newest)."""
+    for, that job (the newest)."""
     wanted = list(set(fingerprints))
-    found: dict[str, str] = {}
+    found: dict[str, EarlierJob] = {}
     for start in range(0, len(wanted), 500):  # bound the IN list
         rows = session.execute(
-            select(BatchItem.fingerprint, Job.id)
+            select(BatchItem.fingerprint, Job.id, Job.artifacts)
             .join(Job, Job.id == BatchItem.job_id)
             .where(BatchItem.fingerprint.in_(wanted[start:start + 500]),
                    Job.account_id == account_id, Job.status.in_(REUSABLE_JOB_STATUSES))
             .order_by(Job.created_at)
         )
-        for fingerprint, job_id in rows:
-            found[fingerprint] = job_id  # later rows are newer
+        for fingerprint, job_id, artifacts in rows:
+            # Later rows are newer.
+            found[fingerprint] = EarlierJob(job_id, (artifacts or {}).get("visuals"))
     return found
 
 
 def write_items(session: Session, batch: Batch, items: list[PlannedItem],
                 queues: Mapping[str, str]) -> list[str]:
     """Store the items, with a project and a queued job for each one to make; return the new
-    jobs' ids (the caller commits, then dispatches them). A few multi-row inserts per chunk:
-    the ORM's unit of work costs a millisecond per job, which a 10,000-item feed feels."""
+    jobs' ids (the caller commits, then dispatches them). A few bulk inserts per chunk: the
+    ORM's unit of work costs a millisecond per job, which a 10,000-item feed feels."""
     now = utcnow()
     projects: list[dict[str, Any]] = []
     jobs: list[JobRows] = []
@@ -91,11 +102,9 @@ def write_items(session: Session, batch: Batch, items: list[PlannedItem],
                      "key": item.key[:2000], "title": item.title[:500], "status": item.status,
                      "job_id": job_id, "fingerprint": item.fingerprint, "reason": item.reason})
     # Projects, then jobs, then items: each points at the one before.
-    if projects:
-        session.execute(insert(Project), projects)
+    insert_rows(session, Project, projects)
     insert_jobs(session, jobs)
-    if rows:
-        session.execute(insert(BatchItem), rows)
+    insert_rows(session, BatchItem, rows)
     return [made.job_id for made in jobs]
 
 

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from pipeline.sequence import STAGE_NAMES, overall_percent
+from store.bulk import insert_rows
 from store.models import GenerationProgress, Job, JobStage, Project, new_id, utcnow
 
 ACTIVE_STATUSES = ("queued", "running")
@@ -72,12 +73,12 @@ def job_rows(*, account_id: str, profile_id: str, project_id: str, source: dict[
 
 
 def insert_jobs(session: Session, rows: Sequence[JobRows]) -> None:
-    """Insert many jobs in three statements (each executed as multi-row inserts)."""
+    """Insert many jobs: their rows, stages and progress, a table at a time."""
     if not rows:
         return
-    session.execute(insert(Job), [r.job for r in rows])
-    session.execute(insert(JobStage), [stage for r in rows for stage in r.stages])
-    session.execute(insert(GenerationProgress), [r.progress for r in rows])
+    insert_rows(session, Job, [r.job for r in rows])
+    insert_rows(session, JobStage, [stage for r in rows for stage in r.stages])
+    insert_rows(session, GenerationProgress, [r.progress for r in rows])
 
 
 def create_job(session: Session, *, account_id: str, profile_id: str, project_id: str,

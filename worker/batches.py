@@ -1,10 +1,14 @@
 """Batch ingest: read a feed or collection, decide per product, write and enqueue the jobs.
 
 Runs in a task (a cpu worker, or the embedded runner's thread), never in the request. The
-feed is read streaming and handled a chunk at a time: each chunk's pictures are fetched in
-parallel (their hashes are part of the fingerprint), its fingerprints are looked up in one
-query, its items and new jobs are written in one transaction and then enqueued, so the first
-videos are rendering while the rest of the feed is still being read.
+feed is read streaming and handled a chunk at a time: each chunk's fingerprints are looked up
+in one query, its items and new jobs are written in one transaction and then enqueued, so the
+first videos are rendering while the rest of the feed is still being read.
+
+Pictures are fetched by the script stage of each job, on the workers, not here: a first run
+reads the feed and enqueues. Only an item whose fields match an earlier job has its pictures
+checked now (conditionally, in parallel), against the content hashes that job was made from:
+new bytes at the same URL make a new video.
 """
 
 from __future__ import annotations
@@ -16,17 +20,17 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pipeline.sources.feeds import FeedError, FeedItem, detect_format, read_feed
 from pipeline.sources.feeds.detect import HEAD_BYTES
-from pipeline.sources.fetch import FetchRefused, fetch
+from pipeline.sources.fetch import FetchRefused, check_url, fetch
 from pipeline.sources.product import Product, product_from_fields
 from pipeline.sources.readers import collection_item
-from pipeline.text.clean import clean_text
-from pipeline.text.language import detect_language
 from pipeline.types import StageError
 from store import batches as batch_store
-from store.batches import PlannedItem
+from store.batches import EarlierJob, PlannedItem
+from store.media import MediaMissing
 from store.models import Batch
 from store.services import Services
 from worker.remote_media import RemoteMedia, RemoteRefused, fetch_limits
@@ -41,6 +45,35 @@ CHUNK_ITEMS = 200
 # Fetching is mostly waiting, but checking a picture holds the interpreter: more threads
 # than this only fight over it on a small machine.
 FETCH_THREADS = 4
+
+
+class _Addresses:
+    """Each picture host checked once per ingest (a feed's pictures mostly share one CDN):
+    a URL at a loopback, private or metadata address fails its item now, unfetched."""
+
+    def __init__(self, allow_hosts: frozenset[str]) -> None:
+        self.allow_hosts = allow_hosts
+        self._seen: dict[tuple[str, str], str | None] = {}
+
+    def refusal(self, url: str) -> str | None:
+        """Why the fetcher would refuse `url` before connecting, naming it; None if it would
+        try."""
+        try:
+            parts = urlsplit(url)
+            host = (parts.scheme, parts.netloc)
+        except ValueError:
+            host = None
+        if host is not None and host in self._seen:
+            reason = self._seen[host]
+            return None if reason is None else f"{url}: {reason}"
+        try:
+            check_url(url, self.allow_hosts)
+            reason = None
+        except FetchRefused as exc:
+            reason = exc.message.removeprefix(f"{url}: ")
+        if host is not None:
+            self._seen[host] = reason
+        return None if reason is None else f"{url}: {reason}"
 
 
 class BatchFailed(Exception):
@@ -66,12 +99,11 @@ def product_fields(product: Product) -> dict[str, Any]:
     return fields
 
 
-def fingerprint(fields: dict[str, Any], image_hashes: list[str], look: dict[str, Any],
-                preset: str) -> str:
-    """Everything that shapes an item's video, hashed: equal fingerprints, equal videos."""
-    shaped = {"product": {k: v for k, v in fields.items() if k != "images"},
-              "images": image_hashes, "look": look, "preset": preset,
-              "template": TEMPLATE_VERSION}
+def fingerprint(fields: dict[str, Any], look: dict[str, Any], preset: str) -> str:
+    """Everything known before fetching that shapes an item's video, hashed: the product's
+    fields (its picture URLs among them), the look and the template. The pictures' bytes are
+    compared apart, against the job an equal fingerprint finds."""
+    shaped = {"product": fields, "look": look, "preset": preset, "template": TEMPLATE_VERSION}
     return hashlib.sha256(json.dumps(shaped, sort_keys=True, ensure_ascii=False)
                           .encode()).hexdigest()
 
@@ -90,6 +122,7 @@ class _Ingest:
         self.job_options: dict[str, Any] = self.options.get("job") or {}
         self.image_keys: dict[str, str] = self.options.get("image_keys") or {}
         self.remote = RemoteMedia.from_settings(services.settings, services.media, scratch)
+        self.addresses = _Addresses(services.settings.fetch_allow_hosts)
         self.scratch = scratch
         self.format: str | None = None  # the feed's format once known (None: a collection)
 
@@ -145,14 +178,6 @@ class _Ingest:
 
     # --- deciding ----------------------------------------------------------------------
 
-    def _image(self, ref: str) -> tuple[str, str]:
-        """(media key, content hash) of one picture."""
-        if ref in self.image_keys:
-            key = self.image_keys[ref]
-            return key, key  # an upload's key never changes its bytes
-        remote = self.remote.get(ref)
-        return remote.key, remote.sha256
-
     def _plan(self, position: int, item: FeedItem) -> PlannedItem:
         title = item.title or (item.product.title if item.product else "")
         if item.status == "skipped":
@@ -163,33 +188,51 @@ class _Ingest:
             return self._plan_compilation(position, title)
         assert item.product is not None
         fields = product_fields(item.product)
-        keys, hashes, refused = {}, [], []
+        usable, refused = [], []
         for ref in item.product.images:
-            try:
-                key, digest = self._image(ref)
-            except RemoteRefused as exc:
-                refused.append(exc.message)
-                continue
-            keys[ref] = key
-            hashes.append(digest)
-        if item.product.images and not keys:
+            reason = None if ref in self.image_keys else self.addresses.refusal(ref)
+            if reason:
+                refused.append(reason)
+            else:
+                usable.append(ref)
+        if item.product.images and not usable:
             return PlannedItem(position, item.key, title, "failed",
                                reason="no picture could be used: " + "; ".join(refused))
-        fields["images"] = [ref for ref in item.product.images if ref in keys]
-        options = {**self.job_options, "image_keys": keys}
-        if not (options.get("voice") or {}).get("language"):
-            options["language"] = detect_language(
-                clean_text(f"{item.product.title}. {item.product.description}"))
+        fields["images"] = usable
+        # No language unless the request named one: the script stage finds it from the
+        # product's own words, which the fingerprint holds already.
+        options = dict(self.job_options)
+        uploads = {ref: self.image_keys[ref] for ref in usable if ref in self.image_keys}
+        if uploads:
+            options["image_keys"] = uploads
         return PlannedItem(position, item.key, title, "job",
-                           fingerprint=fingerprint(fields, hashes, _look(options),
-                                                   self.batch.preset),
+                           fingerprint=fingerprint(fields, _look(options), self.batch.preset),
                            reason="; ".join(refused) or None,
                            job_source=fields, job_options=options)
+
+    def _same_pictures(self, item: PlannedItem, earlier: EarlierJob) -> bool:
+        """Whether the item's pictures are, byte for byte, those the earlier job used."""
+        if earlier.visuals_key is None:
+            return True  # it has not fetched them yet: it will use today's
+        try:
+            used = [v["key"] for v in json.loads(self.services.media.read_bytes(
+                earlier.visuals_key))]
+        except (MediaMissing, ValueError, KeyError, TypeError):
+            return False
+        assert item.job_source is not None and item.job_options is not None
+        uploads = item.job_options.get("image_keys") or {}
+        now = []
+        for ref in item.job_source["images"]:
+            try:
+                now.append(uploads.get(ref) or self.remote.get(ref).key)
+            except RemoteRefused:
+                continue  # left out, as the script stage leaves it out
+        return now == used
 
     def _plan_compilation(self, position: int, title: str) -> PlannedItem:
         source = self.batch.source
         options = {**self.job_options, "image_keys": self.image_keys}
-        digest = fingerprint({"collection": source}, [], _look(options), self.batch.preset)
+        digest = fingerprint({"collection": source}, _look(options), self.batch.preset)
         stored = {"type": "collection", "mode": "compilation", "title": source.get("title", ""),
                   "items": source.get("items") or []}
         return PlannedItem(position, "compilation", title, "job", fingerprint=digest,
@@ -197,18 +240,23 @@ class _Ingest:
 
     def decide(self, chunk: list[tuple[int, FeedItem]], pool: ThreadPoolExecutor
                ) -> list[PlannedItem]:
-        planned = list(pool.map(lambda pair: self._plan(*pair), chunk))
+        planned = [self._plan(position, item) for position, item in chunk]
         with self.services.sessions() as session:
-            reusable = batch_store.reusable_jobs(
+            earlier = batch_store.reusable_jobs(
                 session, self.batch.account_id,
                 [p.fingerprint for p in planned if p.status == "job" and p.fingerprint])
+        matched = [p for p in planned if p.status == "job" and p.fingerprint in earlier]
+        same = dict(zip((p.position for p in matched),
+                        pool.map(lambda p: self._same_pictures(p, earlier[p.fingerprint]),
+                                 matched), strict=True))
         decided = []
         dry_run = bool(self.options.get("dry_run"))
         for item in planned:
-            if item.status == "job" and item.fingerprint in reusable:
+            if item.status == "job" and same.get(item.position):
+                assert item.fingerprint is not None
                 item = PlannedItem(item.position, item.key, item.title, "unchanged",
                                    fingerprint=item.fingerprint,
-                                   job_id=reusable[item.fingerprint])
+                                   job_id=earlier[item.fingerprint].job_id)
             elif item.status == "job" and dry_run:
                 item = PlannedItem(item.position, item.key, item.title, "planned",
                                    fingerprint=item.fingerprint, reason=item.reason)
@@ -216,10 +264,11 @@ class _Ingest:
         return decided
 
 
-def ingest_batch(services: Services, batch_id: str, dispatch: Callable[[str], None],
-                 scratch: Path) -> None:
+def ingest_batch(services: Services, batch_id: str,
+                 dispatch: Callable[[list[str]], None], scratch: Path) -> None:
     """Read the batch's source and make its items; a source that cannot be read fails the
-    batch with the reason, a product that cannot be used fails only its item."""
+    batch with the reason, a product that cannot be used fails only its item. `dispatch`
+    enqueues a chunk's new jobs once they are committed."""
     with services.sessions() as session:
         batch = session.get(Batch, batch_id)
         if batch is None or batch.status not in ("queued", "parsing"):
@@ -230,7 +279,18 @@ def ingest_batch(services: Services, batch_id: str, dispatch: Callable[[str], No
         # A redelivered message after a crash mid-feed resumes after the items written.
         resume_at = batch_store.written_so_far(session, batch_id)
     ingest = _Ingest(services, batch, scratch)
-    limit = min(int(batch.options.get("limit") or services.settings.max_batch_items),
+    # One thread sends each committed chunk's jobs while this one reads and writes the next:
+    # enqueueing costs as much as everything else together. Leaving the block waits for it.
+    with ThreadPoolExecutor(1, thread_name_prefix="vf-dispatch") as sender:
+        def send(job_ids: list[str]) -> None:
+            sender.submit(_send, dispatch, job_ids, batch_id)
+
+        _read_and_write(services, ingest, batch_id, resume_at, send)
+
+
+def _read_and_write(services: Services, ingest: _Ingest, batch_id: str, resume_at: int,
+                    send: Callable[[list[str]], None]) -> None:
+    limit = min(int(ingest.options.get("limit") or services.settings.max_batch_items),
                 services.settings.max_batch_items)
     position = made = 0
     try:
@@ -249,9 +309,9 @@ def ingest_batch(services: Services, batch_id: str, dispatch: Callable[[str], No
                 chunk.append((position, item))
                 position += 1
                 if len(chunk) >= CHUNK_ITEMS:
-                    _write(services, ingest, chunk, pool, dispatch, position)
+                    _write(services, ingest, chunk, pool, send, position)
                     chunk = []
-            _write(services, ingest, chunk, pool, dispatch, position)
+            _write(services, ingest, chunk, pool, send, position)
     except BatchFailed as exc:
         _fail(services, batch_id, position, exc.code, exc.message)
         return
@@ -276,7 +336,7 @@ def _fail(services: Services, batch_id: str, parsed: int, code: str, message: st
 
 
 def _write(services: Services, ingest: _Ingest, chunk: list[tuple[int, FeedItem]],
-           pool: ThreadPoolExecutor, dispatch: Callable[[str], None], parsed: int) -> None:
+           pool: ThreadPoolExecutor, send: Callable[[list[str]], None], parsed: int) -> None:
     if not chunk:
         return
     decided = ingest.decide(chunk, pool)
@@ -286,8 +346,12 @@ def _write(services: Services, ingest: _Ingest, chunk: list[tuple[int, FeedItem]
         job_ids = batch_store.write_items(session, batch, decided, STAGE_QUEUES)
         batch.parsed = parsed
         session.commit()
-    for job_id in job_ids:
-        try:
-            dispatch(job_id)
-        except Exception:  # noqa: BLE001 - the reconciler sends a job whose message is lost
-            log.exception("could not enqueue job %s of batch %s", job_id, ingest.batch.id)
+    if job_ids:
+        send(job_ids)
+
+
+def _send(dispatch: Callable[[list[str]], None], job_ids: list[str], batch_id: str) -> None:
+    try:
+        dispatch(job_ids)
+    except Exception:  # noqa: BLE001 - the reconciler sends a job whose message is lost
+        log.exception("could not enqueue %d jobs of batch %s", len(job_ids), batch_id)

@@ -48,9 +48,11 @@ def create_celery(settings: Settings) -> Celery:
         worker_max_tasks_per_child=settings.worker_max_tasks_per_child,
         # Our logging configuration (JSON or text) stays in charge.
         worker_hijack_root_logger=False,
-        # Events let Flower show tasks and workers.
+        # Events let Flower show tasks and workers. No "task-sent" event: it is a second
+        # publish per message, which makes enqueueing a 10,000-item feed 45 % slower, and
+        # Flower shows what waits in a queue from the broker anyway.
         worker_send_task_events=True,
-        task_send_sent_event=True,
+        task_send_sent_event=False,
         # Redis is only transport: a render keeps going while the broker is away, and the
         # reconciler re-sends whatever messages the broker lost.
         worker_cancel_long_running_tasks_on_connection_loss=False,

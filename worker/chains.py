@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from celery import Celery, chain
 
 from pipeline.sequence import STAGE_NAMES
@@ -9,6 +11,8 @@ from store.dispatch import DispatchMarks
 from worker.celery_app import task_name
 from worker.routing import INGEST_ROUTE, ROUTES
 from worker.tasks import INGEST_TASK
+
+log = logging.getLogger(__name__)
 
 
 def build_chain(app: Celery, job_id: str, from_stage: str | None = None) -> chain:
@@ -46,6 +50,18 @@ class CeleryDispatcher:
         except BaseException:
             self.marks.clear(job_id, stage)
             raise
+
+    def dispatch_many(self, job_ids: list[str]) -> None:
+        """Enqueue new jobs' chains, their marks written in one round trip first. A job whose
+        message cannot be sent keeps no mark, and the reconciler sends it later."""
+        stage = STAGE_NAMES[0]
+        self.marks.mark_many(job_ids, stage)
+        for job_id in job_ids:
+            try:
+                build_chain(self.app, job_id).apply_async()
+            except Exception:  # noqa: BLE001 - one lost message must not stop the others
+                self.marks.clear(job_id, stage)
+                log.exception("could not enqueue job %s; the reconciler will", job_id)
 
     def ingest(self, batch_id: str) -> None:
         """Send a batch's ingest to the cpu pool."""

@@ -46,6 +46,11 @@ class InProcessDispatcher:
         `from_stage` needs no special handling)."""
         return self._executor.submit(run_job, self.services, job_id, worker=self.worker)
 
+    def dispatch_many(self, job_ids: list[str]) -> None:
+        """Queue new jobs behind each other on the background thread."""
+        for job_id in job_ids:
+            self.dispatch(job_id)
+
     def ingest(self, batch_id: str) -> Future[None]:
         """Read the batch on the background thread; its jobs queue up behind it there."""
         return self._executor.submit(self._ingest, batch_id)
@@ -55,7 +60,7 @@ class InProcessDispatcher:
 
         scratch = self.services.media.scratch_dir("batches", batch_id)
         try:
-            ingest_batch(self.services, batch_id, self.dispatch, scratch)
+            ingest_batch(self.services, batch_id, self.dispatch_many, scratch)
         except Exception:  # noqa: BLE001 - a thread's exception would be lost silently
             log.exception("batch %s could not be read", batch_id)
             raise

@@ -65,7 +65,8 @@ def _register_ingest(app: Celery) -> None:
         svc = services_for(self.app)
         scratch = svc.media.scratch_dir("batches", batch_id)
         try:
-            ingest_batch(svc, batch_id, CeleryDispatcher(self.app, svc.marks).dispatch, scratch)
+            ingest_batch(svc, batch_id, CeleryDispatcher(self.app, svc.marks).dispatch_many,
+                         scratch)
         finally:
             svc.media.discard_scratch(scratch)
 

@@ -149,6 +149,17 @@ def fetch(url: str, out: Path, limits: FetchLimits = FetchLimits(),  # noqa: B00
     return _fetch(client, url, out, limits, etag, last_modified)
 
 
+def check_url(url: str, allow_hosts: frozenset[str] = frozenset()) -> None:
+    """Refuse a URL the fetcher would refuse before it connects (its shape, or a host that
+    resolves to a loopback, private, link-local or metadata address), without fetching it.
+    Where it redirects to is only known by fetching.
+
+    Raises:
+        FetchRefused: naming the URL and the reason.
+    """
+    _resolve(_parse(url), url, allow_hosts)
+
+
 def _fetch(client: httpx.Client, url: str, out: Path, limits: FetchLimits, etag: str,
            last_modified: str) -> Fetched:
     give_up_at = time.monotonic() + limits.deadline

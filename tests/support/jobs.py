@@ -1,7 +1,9 @@
-"""Services on a migrated embedded database, and queued jobs in it, for store-level tests."""
+"""Services on a migrated embedded database, queued jobs in it, and a real script stage
+run on one, for store- and worker-level tests."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -11,6 +13,7 @@ from store.db import session_scope
 from store.migrate import upgrade
 from store.services import Services, build_services
 from store.settings import Settings
+from worker.execution import StageFailed, execute_stage
 from worker.routing import STAGE_QUEUES
 
 
@@ -35,3 +38,13 @@ def queued_idea_job(services: Services, idea: str = "Why cold brew tastes smooth
                                    source={"type": "idea", "idea": idea}, preset="tiktok",
                                    queues=STAGE_QUEUES)
         return job.id
+
+
+def run_script_stage(services: Services, job_id: str) -> list[str]:
+    """Run the job's real script stage here (which fetches its pictures); the media keys of
+    the pictures it used, or [] when the stage failed (the failure is on the job)."""
+    try:
+        artifacts = execute_stage(services, "script", job_id, worker="test")
+    except StageFailed:
+        return []
+    return [v["key"] for v in json.loads(services.media.read_bytes(artifacts["visuals"]))]

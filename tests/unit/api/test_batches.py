@@ -29,6 +29,7 @@ from tests.support.feeds import (
     shopify_products,
     stored_fetched,
 )
+from tests.support.jobs import run_script_stage
 from tests.unit.api.conftest import Api, new_account
 from tests.unit.api.test_uploads import post_upload
 from worker.batches import ingest_batch
@@ -51,7 +52,7 @@ class IngestingDispatcher:
         self.ingested.append(batch_id)
         scratch = self.services.media.scratch_dir("batches", batch_id)
         try:
-            ingest_batch(self.services, batch_id, self.dispatch, scratch)
+            ingest_batch(self.services, batch_id, self.dispatched.extend, scratch)
         finally:
             self.services.media.discard_scratch(scratch)
 
@@ -186,7 +187,7 @@ def test_merchant_feed_makes_one_job_per_product(api: Api, services: Services,
                                                  server: FeedServer,
                                                  dispatcher: IngestingDispatcher) -> None:
     """Variants are one item, out of stock is skipped, a row without a title fails alone;
-    each made item's job points at the stored copies of the served pictures."""
+    each made item's job has the served pictures, which its script stage fetches and keeps."""
     feed = shop_feed(server)
     batch_id = accepted(api, feed_source(feed.url))
     assert dispatcher.ingested == [batch_id]
@@ -224,10 +225,11 @@ def test_merchant_feed_makes_one_job_per_product(api: Api, services: Services,
     assert shirt.source["images"] == [server.url("/img/shirt-s.png"),
                                       server.url("/img/shirt-m.png")]
     assert desk.account_id == api.account.account_id and desk.status == "queued"
+    assert server.paths() == ["/feed.xml"]  # the ingest fetches no picture
     for job in (desk, shirt):
-        keys = job.options["image_keys"]
-        assert list(keys) == job.source["images"]
-        for url, key in keys.items():
+        keys = run_script_stage(services, job.id)
+        assert len(keys) == len(job.source["images"])
+        for url, key in zip(job.source["images"], keys, strict=True):
             assert key.startswith("fetched/") and key.endswith(".png")
             assert services.media.read_bytes(key) == feed.images[url]
     # The out-of-stock mug's picture was never needed, so never fetched.
@@ -328,7 +330,7 @@ def test_uploaded_shopify_feed_makes_jobs(api: Api, services: Services, server: 
                   for j in jobs.values()) == [("Merino Wool Sock", "14.00", "EUR"),
                                               ("Trail Running Shoe", "89.00", "EUR")]
     shoe = next(j for j in jobs.values() if j.source["id"] == "101")
-    key = shoe.options["image_keys"][server.url("/shoe.jpg")]
+    [key] = run_script_stage(services, shoe.id)
     assert key.endswith(".jpg") and services.media.read_bytes(key) == picture(RED, "JPEG")
 
 
@@ -390,7 +392,8 @@ def test_generic_csv_with_mapping(api: Api, services: Services, server: FeedServ
     job = jobs_of(services, dispatcher.dispatched)[dispatcher.dispatched[0]]
     assert (job.source["title"], job.source["price"], job.source["currency"]) == (
         "Brass Desk Lamp", "59.90", "EUR")
-    assert services.media.read_bytes(job.options["image_keys"][image]) == picture(YELLOW)
+    [key] = run_script_stage(services, job.id)
+    assert services.media.read_bytes(key) == picture(YELLOW)
 
 
 def test_csv_needs_a_mapping_of_known_fields(api: Api, dispatcher: IngestingDispatcher

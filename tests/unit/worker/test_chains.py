@@ -84,6 +84,58 @@ def test_a_failed_send_leaves_no_mark(app, monkeypatch) -> None:
     assert not marks.present("job_1", "script")
 
 
+def test_dispatch_many_marks_every_job_first_and_drops_only_a_failed_ones_mark(
+        app, monkeypatch) -> None:
+    """A batch chunk's marks are all written before the first chain goes out; a send that
+    fails loses only its own mark, and the chunk's other jobs are still sent."""
+    from store.dispatch import MemoryDispatchMarks
+    from worker import chains
+
+    marks = MemoryDispatchMarks()
+    job_ids = ["job_1", "job_2", "job_3"]
+    sent: list[tuple[str, list[bool]]] = []
+
+    class Chain:
+        def __init__(self, job_id: str) -> None:
+            self.job_id = job_id
+
+        def apply_async(self) -> None:
+            sent.append((self.job_id, [marks.present(j, "script") for j in job_ids]))
+            if self.job_id == "job_2":
+                raise ConnectionError("broker away")
+
+    monkeypatch.setattr(chains, "build_chain", lambda _app, job_id, *rest: Chain(job_id))
+    chains.CeleryDispatcher(app, marks).dispatch_many(job_ids)
+    assert [job_id for job_id, _ in sent] == job_ids
+    assert sent[0][1] == [True, True, True]
+    assert [marks.present(j, "script") for j in job_ids] == [True, False, True]
+
+
+def test_redis_marks_many_in_one_round_trip(redis_url: str) -> None:
+    """Every mark of a chunk lands, with the broker's expiry, in one pipeline."""
+    import redis
+
+    from store.dispatch import RedisDispatchMarks
+
+    client = redis.Redis.from_url(redis_url)
+    marks = RedisDispatchMarks(client, "vf-test-marks", ttl_seconds=600)
+    job_ids = [f"job_{n}" for n in range(250)]
+    calls: list[str] = []
+    original = client.execute_command
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(str(args[0]))
+        return original(*args, **kwargs)
+
+    client.execute_command = counted  # type: ignore[method-assign]
+    marks.mark_many(job_ids, "script")
+    client.execute_command = original  # type: ignore[method-assign]
+    assert calls == []  # a pipeline sends its commands together, not one call each
+    assert all(marks.present(j, "script") for j in job_ids)
+    assert 590 <= client.ttl("vf-test-marks:dispatch:job_7:script") <= 600
+    assert not marks.present("job_7", "voice")
+
+
 def test_several_apps_in_one_process_keep_their_own_tasks() -> None:
     """Tests, benchmarks and the API each build apps: a second app (or any other) must not
     receive copies of the first one's tasks, which Celery reports as duplicate names."""

@@ -1,10 +1,13 @@
-"""worker.batches.ingest_batch on real feeds and pictures from a server on 127.0.0.1: re-runs
-make only what changed, pictures are fetched conditionally and kept by content hash, and a
-poisoned item fails alone. Batches are created through the real API (whose queue only
-records); the ingest is then called directly, with a list recording the dispatched jobs."""
+"""worker.batches.ingest_batch on real feeds and pictures from a server on 127.0.0.1: a first
+run fetches no picture (each job's script stage does), re-runs make only what changed,
+pictures of matching items are revalidated conditionally against the content hashes their
+earlier job used, and a poisoned item fails alone. Batches are created through the real API
+(whose queue only records); the ingest is then called directly, with a list recording the
+dispatched jobs, and the jobs' real script stages are run where a test needs their pictures."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +30,7 @@ from tests.support.feeds import (
     png_claiming,
     stored_fetched,
 )
-from tests.support.jobs import migrated_services
+from tests.support.jobs import migrated_services, run_script_stage
 from tests.unit.api.conftest import Api, new_account
 from worker import batches as worker_batches
 from worker.batches import ingest_batch
@@ -105,7 +108,7 @@ def submit(api: Api, queue: QueueOnly, url: str, **extra: Any) -> str:
 def ingest(services: Services, batch_id: str, scratch: Path) -> Run:
     """Run the real ingest of the batch; what it dispatched and the items it wrote."""
     dispatched: list[str] = []
-    ingest_batch(services, batch_id, dispatch=dispatched.append, scratch=scratch / batch_id)
+    ingest_batch(services, batch_id, dispatch=dispatched.extend, scratch=scratch / batch_id)
     return Run(batch_id, dispatched, items_of(services, batch_id))
 
 
@@ -181,26 +184,41 @@ def shop(server: FeedServer, count: int = 3) -> Shop:
 
 # --- 2: a re-run of the same feed ----------------------------------------------------------
 
+def test_a_first_run_fetches_no_picture(api: Api, queue: QueueOnly, services: Services,
+                                        server: FeedServer, tmp_path: Path) -> None:
+    """The ingest reads the feed and enqueues: each job's script stage fetches its pictures,
+    on a worker, and keeps them by content hash."""
+    feed = shop(server)
+    first = run(api, queue, services, feed.publish(), tmp_path)
+    assert [i.status for i in first.items] == ["job"] * 3
+    assert first.dispatched == [i.job_id for i in first.items]
+    assert server.paths() == ["/feed.xml"] and stored_fetched(services.settings.media_root) == []
+    for n, item in enumerate(first.items):
+        made = job(services, item.job_id or "")
+        assert made.source["images"] == [server.url(feed.picture_path(item.key))]
+        assert "image_keys" not in made.options
+        [key] = run_script_stage(services, made.id)
+        assert services.media.read_bytes(key) == picture(COLOURS[n])
+    assert len(stored_fetched(services.settings.media_root)) == 3
+
+
 def test_rerun_of_the_same_feed_makes_nothing_and_revalidates_pictures(
         api: Api, queue: QueueOnly, services: Services, server: FeedServer,
         tmp_path: Path) -> None:
     """Every item is unchanged with the first run's job (queued, running or succeeded);
-    each picture is asked for with If-None-Match, answered 304, and nothing is stored anew."""
+    each picture a job has used is asked for with If-None-Match, answered 304, and nothing
+    is stored anew. A job that has not fetched its pictures yet is not asked about."""
     feed = shop(server)
     url = feed.publish()
     first = run(api, queue, services, url, tmp_path)
-    assert [i.status for i in first.items] == ["job"] * 3
-    assert first.dispatched == [i.job_id for i in first.items]
-    assert job_count(services) == 3
+    for item in first.items[:2]:
+        run_script_stage(services, item.job_id or "")
     set_status(services, first.items[0].job_id or "", "succeeded")
-    set_status(services, first.items[1].job_id or "", "running")
     stored = stored_fetched(services.settings.media_root)
-    assert len(stored) == 3
-    for n, item in enumerate(first.items):
+    assert len(stored) == 2
+    for item in first.items[:2]:
         seen = server.seen(feed.picture_path(item.key))
         assert [(s.status, s.headers.get("If-None-Match")) for s in seen] == [(200, None)]
-        assert services.media.read_bytes(job(services, item.job_id or "").options[
-            "image_keys"][server.url(feed.picture_path(item.key))]) == picture(COLOURS[n])
 
     server.forget()
     again = run(api, queue, services, url, tmp_path)
@@ -209,12 +227,32 @@ def test_rerun_of_the_same_feed_makes_nothing_and_revalidates_pictures(
     assert [(i.key, i.status, i.job_id) for i in again.items] == [
         (i.key, "unchanged", i.job_id) for i in first.items]
     assert [i.fingerprint for i in again.items] == [i.fingerprint for i in first.items]
-    for item in first.items:
+    for item in first.items[:2]:
         seen = server.seen(feed.picture_path(item.key))
         assert len(seen) == 1 and seen[0].status == 304
         assert seen[0].headers["If-None-Match"].startswith('"')
+    assert server.seen(feed.picture_path(first.items[2].key)) == []
     assert stored_fetched(services.settings.media_root) == stored
     assert batch_row(services, again.batch_id).status == "running"
+
+
+def test_a_fresh_picture_is_not_asked_about_again(api: Api, queue: QueueOnly,
+                                                  services: Services, server: FeedServer,
+                                                  tmp_path: Path) -> None:
+    """A picture served with Cache-Control max-age is trusted until then: the re-run sends
+    no request for it at all."""
+    feed = shop(server, 2)
+    for n, sku in enumerate(feed.products):
+        server.serve(feed.picture_path(sku), picture(COLOURS[n]),
+                     **{"Cache-Control": "public, max-age=3600"})
+    url = feed.publish()
+    first = run(api, queue, services, url, tmp_path)
+    for item in first.items:
+        run_script_stage(services, item.job_id or "")
+    server.forget()
+    again = run(api, queue, services, url, tmp_path)
+    assert [i.status for i in again.items] == ["unchanged", "unchanged"]
+    assert server.paths() == ["/feed.xml"]
 
 
 def test_a_failed_earlier_job_is_made_again(api: Api, queue: QueueOnly, services: Services,
@@ -262,10 +300,13 @@ def test_new_bytes_at_the_same_picture_url_make_exactly_one_job(
         api: Api, queue: QueueOnly, services: Services, server: FeedServer,
         tmp_path: Path) -> None:
     """The URL stays, its bytes change: the conditional fetch gets 200 with the new bytes,
-    whose hash changes the fingerprint of that one product."""
+    whose hash differs from the one the earlier job used, so that one product is made again
+    (and its script stage uses the new bytes)."""
     feed = shop(server)
     url = feed.publish()
-    run(api, queue, services, url, tmp_path)
+    first = run(api, queue, services, url, tmp_path)
+    for item in first.items:
+        run_script_stage(services, item.job_id or "")
     before = stored_fetched(services.settings.media_root)
     new_bytes = picture((255, 255, 255))
     server.serve(feed.picture_path("SKU-2"), new_bytes)
@@ -275,11 +316,13 @@ def test_new_bytes_at_the_same_picture_url_make_exactly_one_job(
     assert len(again.dispatched) == 1
     [seen] = server.seen(feed.picture_path("SKU-2"))
     assert seen.status == 200 and seen.headers.get("If-None-Match")
-    key = job(services, again.dispatched[0]).options["image_keys"][
-        server.url(feed.picture_path("SKU-2"))]
-    assert services.media.read_bytes(key) == new_bytes
     after = stored_fetched(services.settings.media_root)
     assert set(before) < set(after) and len(after) == len(before) + 1
+    [key] = run_script_stage(services, again.dispatched[0])
+    assert services.media.read_bytes(key) == new_bytes
+    # The next day nothing changed: the new job is the one its fingerprint finds.
+    third = run(api, queue, services, url, tmp_path)
+    assert third.dispatched == [] and third.item("SKU-2").job_id == again.dispatched[0]
 
 
 def test_a_changed_look_makes_everything_again(api: Api, queue: QueueOnly,
@@ -302,8 +345,7 @@ def test_equal_bytes_are_stored_once(api: Api, queue: QueueOnly, services: Servi
     rows = [merchant_item(id=f"S{n}", title=f"Blue product {n}", price="3.00 USD",
                           image=server.serve(f"/same{n}.png", same)) for n in range(2)]
     first = run(api, queue, services, server.serve("/f.xml", merchant_rss(*rows)), tmp_path)
-    keys = {next(iter(job(services, j).options["image_keys"].values()))
-            for j in first.dispatched}
+    keys = {key for j in first.dispatched for key in run_script_stage(services, j)}
     assert len(keys) == 1 and len(stored_fetched(services.settings.media_root)) == 1
 
 
@@ -312,14 +354,18 @@ def test_equal_bytes_are_stored_once(api: Api, queue: QueueOnly, services: Servi
 def test_poisoned_items_fail_alone(api: Api, queue: QueueOnly, services: Services,
                                    server: FeedServer, tmp_path: Path) -> None:
     """Each hostile or broken picture fails its own item with the reason; the good items of
-    the same feed get their jobs."""
+    the same feed get their jobs. A URL at a forbidden address is refused by the ingest,
+    unfetched; what only fetching shows (a redirect to one, a pixel bomb, a web page, a 404)
+    fails that item's job at its script stage, and the batch names the reason."""
     port = server.port
-    bad = {
+    refused_now = {
         "METADATA": ("http://169.254.169.254/x.png", "metadata"),
         "PRIVATE": ("http://10.0.0.5/x.png", "private address"),
         # 127.0.0.2 in decimal: loopback, and not the allowed 127.0.0.1.
         "DECIMAL": (f"http://2130706434:{port}/x.png", "loopback"),
         "HEX": (f"http://0x7f000002:{port}/x.png", "loopback"),
+    }
+    refused_when_fetched = {
         "REDIRECT": (server.redirect("/go", "http://169.254.169.254/latest/meta-data/"),
                      "metadata"),
         "BOMB": (server.serve("/bomb.png", png_claiming(20000, 20000)), "pixels"),
@@ -327,6 +373,7 @@ def test_poisoned_items_fail_alone(api: Api, queue: QueueOnly, services: Service
                  "not a picture"),
         "MISSING": (server.url("/gone.png"), "404"),
     }
+    bad = {**refused_now, **refused_when_fetched}
     good = {f"GOOD-{n}": server.serve(f"/good{n}.png", picture(COLOURS[n])) for n in range(2)}
     rows = [merchant_item(id="GOOD-0", title="Good product zero", price="5.00 USD",
                           image=good["GOOD-0"])]
@@ -339,21 +386,35 @@ def test_poisoned_items_fail_alone(api: Api, queue: QueueOnly, services: Service
     result = run(api, queue, services, server.serve("/poison.xml", merchant_rss(*rows)),
                  tmp_path)
 
-    statuses = result.statuses()
-    assert statuses == {"GOOD-0": "job", **dict.fromkeys(bad, "failed"), "GOOD-1": "job"}
-    for sku, (image, why) in bad.items():
+    assert result.statuses() == {"GOOD-0": "job", **dict.fromkeys(refused_now, "failed"),
+                                 **dict.fromkeys(refused_when_fetched, "job"), "GOOD-1": "job"}
+    for sku, (image, why) in refused_now.items():
         item = result.item(sku)
         assert item.job_id is None
         assert item.reason and item.reason.startswith("no picture could be used: ")
-        assert why in item.reason, (sku, item.reason)
-        # The refused URL is named: the picture's own, or for a redirect the hop refused.
-        assert (image if sku != "REDIRECT" else "169.254.169.254/latest") in item.reason
-    assert result.dispatched == [result.item("GOOD-0").job_id, result.item("GOOD-1").job_id]
+        assert why in item.reason and image in item.reason, (sku, item.reason)
     one = job(services, result.item("GOOD-1").job_id or "")
     assert one.source["images"] == [good["GOOD-1"]]
-    assert list(one.options["image_keys"]) == [good["GOOD-1"]]
     assert "169.254.169.254/y.png" in (result.item("GOOD-1").reason or "")
-    assert batch_row(services, result.batch_id).status == "running"
+    assert server.paths() == ["/poison.xml"]  # nothing but the feed before the jobs run
+
+    for item in result.items:
+        if item.job_id:
+            run_script_stage(services, item.job_id)
+    page = api.client.get(f"/v1/batches/{result.batch_id}", headers=api.headers).get_json()
+    reported = {item["key"]: item for item in page["items"]}
+    assert {key: reported[key]["status"] for key in bad} == dict.fromkeys(bad, "failed")
+    for sku, (image, why) in refused_when_fetched.items():
+        failed = job(services, result.item(sku).job_id or "")
+        assert (failed.status, failed.error_stage, failed.error_code) == (
+            "failed", "script", "image_refused"), sku
+        reason = reported[sku]["reason"]
+        assert reason.startswith("script stage failed: no picture of the product could be "
+                                 "used: "), reason
+        # The refused URL is named: the picture's own, or for a redirect the hop refused.
+        assert why in reason and (image if sku != "REDIRECT" else "169.254.169.254/latest"
+                                  ) in reason, (sku, reason)
+    assert job(services, result.item("GOOD-0").job_id or "").status == "running"
     # The refused addresses were never connected to; the server saw only its own paths.
     assert set(server.paths()) <= {"/poison.xml", "/go", "/bomb.png", "/page.png",
                                    "/gone.png", "/good0.png", "/good1.png"}
@@ -375,11 +436,13 @@ def test_the_allow_list_admits_only_the_host_as_written(
                           image=server.redirect("/to-localhost",
                                                 f"http://localhost:{port}/x.png"))]
     result = run(api, queue, services, server.serve("/f.xml", merchant_rss(*rows)), tmp_path)
-    assert result.statuses() == {"DEC": "failed", "LOCALHOST": "failed"}
+    assert result.statuses() == {"DEC": "failed", "LOCALHOST": "job"}
     assert "127.0.0.1, a loopback address" in (result.item("DEC").reason or "")
+    redirected = result.item("LOCALHOST").job_id or ""
+    assert run_script_stage(services, redirected) == []
     assert "localhost is 127.0.0.1, a loopback address" in (
-        result.item("LOCALHOST").reason or "")
-    assert "/x.png" not in server.paths() and result.dispatched == []
+        job(services, redirected).error_message or "")
+    assert "/x.png" not in server.paths()
 
 
 # --- how the ingest runs ---------------------------------------------------------------------
@@ -387,20 +450,26 @@ def test_the_allow_list_admits_only_the_host_as_written(
 def test_jobs_are_dispatched_chunk_by_chunk(api: Api, queue: QueueOnly, services: Services,
                                             server: FeedServer, tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    """The first chunk's videos are enqueued before the rest of the feed's pictures are
-    fetched; positions follow the feed."""
+    """Each chunk's jobs are enqueued once committed (by a thread of their own, while the
+    next chunk is read), in feed order; ingest_batch returns when every chunk is sent."""
     monkeypatch.setattr(worker_batches, "CHUNK_ITEMS", 2)
     feed = shop(server, 5)
     batch_id = submit(api, queue, feed.publish())
-    fetched_at_dispatch: list[int] = []
+    sent: list[tuple[list[str], int, str]] = []
 
-    def dispatch(job_id: str) -> None:
-        fetched_at_dispatch.append(len([p for p in server.paths() if p.startswith("/img/")]))
+    def dispatch(job_ids: list[str]) -> None:
+        with services.sessions() as session:  # another connection sees only what committed
+            committed = session.scalar(select(func.count()).select_from(Job)
+                                       .where(Job.id.in_(job_ids)))
+        sent.append((job_ids, int(committed or 0), threading.current_thread().name))
 
     ingest_batch(services, batch_id, dispatch=dispatch, scratch=tmp_path / "scratch")
-    assert fetched_at_dispatch == [2, 2, 4, 4, 5]
     items = items_of(services, batch_id)
     assert [(i.position, i.key) for i in items] == [(n, f"SKU-{n}") for n in range(5)]
+    assert [ids for ids, _, _ in sent] == [[i.job_id for i in items[k:k + 2]]
+                                           for k in (0, 2, 4)]
+    assert [committed for _, committed, _ in sent] == [2, 2, 1]
+    assert {thread for _, _, thread in sent} != {threading.current_thread().name}
     assert batch_row(services, batch_id).parsed == 5
 
 
