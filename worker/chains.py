@@ -9,7 +9,7 @@ from celery import Celery, chain
 from pipeline.sequence import STAGE_NAMES
 from store.dispatch import DispatchMarks
 from worker.celery_app import task_name
-from worker.routing import INGEST_ROUTE, ROUTES
+from worker.routing import INGEST_MARK, INGEST_ROUTE, ROUTES
 from worker.tasks import INGEST_TASK
 
 log = logging.getLogger(__name__)
@@ -64,9 +64,15 @@ class CeleryDispatcher:
                 log.exception("could not enqueue job %s; the reconciler will", job_id)
 
     def ingest(self, batch_id: str) -> None:
-        """Send a batch's ingest to the cpu pool."""
-        self.app.send_task(INGEST_TASK, args=(batch_id,), queue=INGEST_ROUTE.queue,
-                           priority=INGEST_ROUTE.priority)
+        """Mark, then send a batch's ingest to the cpu pool (the reconciler re-sends one whose
+        message is lost)."""
+        self.marks.mark(batch_id, INGEST_MARK)
+        try:
+            self.app.send_task(INGEST_TASK, args=(batch_id,), queue=INGEST_ROUTE.queue,
+                               priority=INGEST_ROUTE.priority)
+        except BaseException:
+            self.marks.clear(batch_id, INGEST_MARK)
+            raise
 
     def shutdown(self) -> None:
         """Nothing to stop: the workers are other processes."""

@@ -3,7 +3,9 @@
 A stage whose run stopped sending heartbeats (its worker died) or whose message is gone
 (Redis lost it) is sent again; the stage lease makes sure it never runs twice at once, and a
 finished stage is skipped. A stage that keeps dying, or ran past its hard time limit, fails
-its job with the reason instead of looping forever.
+its job with the reason instead of looping forever. The ingest of a batch left unread (its
+message lost, or its reader dead: no mark and no live ingest lease) is sent again too, and
+resumes after the items written.
 """
 
 from __future__ import annotations
@@ -21,29 +23,32 @@ from sqlalchemy.orm import Session, selectinload
 
 from store import jobs
 from store.db import DatabaseUnavailable
-from store.models import Job, utcnow
+from store.models import Batch, Job, utcnow
 from store.services import Services
 from worker.execution import with_database
-from worker.routing import route_for
+from worker.routing import INGEST_MARK, route_for
 
 log = logging.getLogger(__name__)
 
 
 class Dispatcher(Protocol):
-    """Sends a job's chain from a stage on."""
+    """Sends a job's chain from a stage on, and a batch's ingest."""
 
     def dispatch(self, job_id: str, from_stage: str | None = None) -> None:
         """Enqueue the job from `from_stage`."""
+
+    def ingest(self, batch_id: str) -> None:
+        """Enqueue the batch's ingest."""
 
 
 @dataclass(frozen=True)
 class Action:
     """What the reconciler decided for one job."""
 
-    job_id: str
+    job_id: str  # for "reingest", the batch's id
     project_id: str
     stage: str
-    kind: str  # "redispatch" or "fail"
+    kind: str  # "redispatch", "fail" or "reingest"
     code: str
     reason: str
 
@@ -89,11 +94,38 @@ def plan_actions(session: Session, services: Services, now: datetime) -> list[Ac
     return actions
 
 
+def plan_reingests(session: Session, services: Services, now: datetime) -> list[Action]:
+    """Batches not yet read (queued) or read no further (parsing) that nobody will read: no
+    ingest message on its way and no live reader. A fresh batch gets a lease period first."""
+    lease = timedelta(seconds=services.settings.stage_lease_seconds)
+    actions = []
+    rows = session.execute(select(Batch.id, Batch.status, Batch.created_at)
+                           .where(Batch.status.in_(("queued", "parsing"))))
+    for batch_id, status, created_at in rows:
+        if (jobs.aware(created_at) or now) > now - lease:
+            continue
+        if services.marks.present(batch_id, INGEST_MARK):
+            continue
+        if services.locks.holder(f"ingest:{batch_id}") is not None:
+            continue
+        reason = ("its ingest message is no longer in the queue" if status == "queued"
+                  else "its reader stopped part-way; the next one resumes after the items "
+                       "written")
+        actions.append(Action(batch_id, "", "ingest", "reingest", "message_lost", reason))
+    return actions
+
+
 def reconcile_once(services: Services, dispatcher: Dispatcher) -> list[Action]:
-    """One pass: find stalled stages, send them again or fail their jobs."""
-    actions = with_database(services, lambda s: plan_actions(s, services, utcnow()),
-                            retry_seconds=0)
+    """One pass: find stalled stages and unread batches, send them again or fail their
+    jobs."""
+    now = utcnow()
+    actions = with_database(services, lambda s: plan_actions(s, services, now)
+                            + plan_reingests(s, services, now), retry_seconds=0)
     for action in actions:
+        if action.kind == "reingest":
+            dispatcher.ingest(action.job_id)
+            log.warning("re-sent the ingest of batch %s (%s)", action.job_id, action.reason)
+            continue
         if action.kind == "fail":
             with_database(services, lambda s, a=action: jobs.mark_stage_failed(
                 s, a.job_id, a.stage, a.code, a.reason), retry_seconds=0)

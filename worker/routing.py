@@ -35,6 +35,7 @@ ROUTES: tuple[StageRoute, ...] = (
 assert tuple(route.stage for route in ROUTES) == STAGE_NAMES, "a route per stage, in order"
 # Reading a feed: first in line on the cpu queue, so a batch's jobs start soon.
 INGEST_ROUTE = StageRoute("ingest", "cpu", 9, 1700, 1800)
+INGEST_MARK = "ingest"  # the dispatch mark of a batch's ingest message, keyed by batch id
 QUEUES: tuple[str, ...] = ("cpu", "gpu")
 STAGE_QUEUES: dict[str, str] = {route.stage: route.queue for route in ROUTES}
 

@@ -8,6 +8,7 @@ dispatched jobs, and the jobs' real script stages are run where a test needs the
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -481,6 +482,55 @@ def test_a_redelivered_ingest_does_nothing(api: Api, queue: QueueOnly, services:
     again = ingest(services, first.batch_id, tmp_path / "again")
     assert again.dispatched == [] and server.paths() == []
     assert [(i.id, i.job_id) for i in again.items] == [(i.id, i.job_id) for i in first.items]
+
+
+def test_two_deliveries_arriving_together_write_every_item_once(
+        api: Api, queue: QueueOnly, services: Services, server: FeedServer,
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same ingest message delivered twice at once (a redelivery, a reconciler's re-send):
+    one delivery takes the batch's lease and reads it, the other returns at once."""
+    monkeypatch.setattr(worker_batches, "CHUNK_ITEMS", 2)
+    batch_id = submit(api, queue, shop(server, 5).publish())
+    start = threading.Barrier(4)
+    sent: list[list[str]] = []
+    for _ in range(5):  # loops: a race that lets both in shows up within a few tries
+        with services.sessions() as session:
+            session.execute(BatchItem.__table__.delete().where(BatchItem.batch_id == batch_id))
+            row = session.get(Batch, batch_id)
+            assert row is not None
+            row.status = "queued"
+            session.commit()
+        sent.clear()
+
+        def deliver() -> None:
+            start.wait()
+            ingest_batch(services, batch_id, dispatch=sent.append, scratch=tmp_path / "s")
+
+        threads = [threading.Thread(target=deliver) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        start.reset()
+        items = items_of(services, batch_id)
+        assert [i.position for i in items] == [0, 1, 2, 3, 4]
+        assert sum(len(chunk) for chunk in sent) == 5
+        assert batch_row(services, batch_id).status == "running"
+    assert services.locks.holder(f"ingest:{batch_id}") is None  # released when done
+
+
+def test_a_batch_held_by_a_live_reader_is_left_to_it(
+        api: Api, queue: QueueOnly, services: Services, server: FeedServer,
+        tmp_path: Path) -> None:
+    """While another reader's lease lives, a delivery writes nothing; once that reader is
+    gone (its lease expired) the next delivery reads the batch."""
+    batch_id = submit(api, queue, shop(server, 2).publish())
+    assert services.locks.acquire(f"ingest:{batch_id}", "a reader that died", 0.3)
+    held = ingest(services, batch_id, tmp_path)
+    assert held.items == [] and held.dispatched == []
+    time.sleep(0.4)
+    taken = ingest(services, batch_id, tmp_path)
+    assert [i.key for i in taken.items] == ["SKU-0", "SKU-1"] and len(taken.dispatched) == 2
 
 
 def test_a_resumed_ingest_after_the_limit_writes_no_item_twice(

@@ -9,6 +9,8 @@ from datetime import timedelta
 import pytest
 
 from store import jobs as job_store
+from store.accounts import create_account
+from store.batches import create_batch
 from store.db import session_scope
 from store.models import Job, JobStage, utcnow
 from store.services import Services
@@ -22,9 +24,13 @@ class RecordingDispatcher:
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, str | None]] = []
+        self.ingests: list[str] = []
 
     def dispatch(self, job_id: str, from_stage: str | None = None) -> None:
         self.sent.append((job_id, from_stage))
+
+    def ingest(self, batch_id: str) -> None:
+        self.ingests.append(batch_id)
 
 
 @pytest.fixture
@@ -121,6 +127,38 @@ def test_hopeless_stages_fail_their_job_with_the_reason(services: Services, star
         job = session.get(Job, job_id)
         assert (job.status, job.error_stage, job.error_code) == ("failed", "script", code)
     assert services.locks.holder(project_id) is None
+
+
+def _batch(services: Services, status: str, created_ago: float) -> str:
+    with session_scope(services.sessions) as session:
+        account = create_account(session, "batches")
+        batch = create_batch(session, account_id=account.account_id,
+                             profile_id=account.profile_id, preset="tiktok",
+                             source={"type": "feed", "url": "https://shop.example/f.xml"},
+                             options={})
+        batch.status = status
+        batch.created_at = utcnow() - timedelta(seconds=created_ago)
+        return batch.id
+
+
+def test_an_unread_batch_is_sent_to_its_ingest_again(services: Services) -> None:
+    """A batch queued or half-read for longer than the lease, with no ingest message on its
+    way and no live reader, gets its ingest sent again; any other batch is left alone."""
+    lost = _batch(services, "queued", 60)
+    dead_reader = _batch(services, "parsing", 60)
+    fresh = _batch(services, "queued", 5)
+    on_its_way = _batch(services, "queued", 60)
+    services.marks.mark(on_its_way, "ingest")
+    being_read = _batch(services, "parsing", 60)
+    assert services.locks.acquire(f"ingest:{being_read}", "reader", 60)
+    read = _batch(services, "running", 60)
+    dispatcher = RecordingDispatcher()
+    actions = reconcile_once(services, dispatcher)
+    assert sorted(dispatcher.ingests) == sorted([lost, dead_reader])
+    assert {(a.job_id, a.kind, a.code) for a in actions} == {
+        (lost, "reingest", "message_lost"), (dead_reader, "reingest", "message_lost")}
+    assert dispatcher.sent == []
+    assert {fresh, on_its_way, being_read, read}.isdisjoint(dispatcher.ingests)
 
 
 class _RivalTakesOverAfterGet:
