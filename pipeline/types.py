@@ -49,7 +49,8 @@ class Scene:
 
     A product scene may carry a price badge (`price`, with the regular price `was_price`
     struck through on a sale) and name the visuals it shows (indices into the job's visuals);
-    a scene without them shows the visuals in turn.
+    a scene without them shows the visuals in turn. `search_terms` say what stock footage
+    would show it (2-4 short phrases, most specific first).
     """
 
     narration: str
@@ -57,6 +58,7 @@ class Scene:
     price: str = ""
     was_price: str = ""
     visuals: tuple[int, ...] = ()
+    search_terms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,8 @@ class Script:
     # The end card's two lines; empty: the call to action and the hashtags.
     end_title: str = ""
     end_subtitle: str = ""
+    # The text to post with the video (the publishers add credits and hashtags to it).
+    caption: str = ""
 
     @property
     def narration(self) -> str:
@@ -90,7 +94,8 @@ class Script:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Script:
         """Inverse of `to_dict`."""
-        scenes = tuple(Scene(**{**scene, "visuals": tuple(scene.get("visuals") or ())})
+        scenes = tuple(Scene(**{**scene, "visuals": tuple(scene.get("visuals") or ()),
+                                 "search_terms": tuple(scene.get("search_terms") or ())})
                        for scene in data["scenes"])
         return cls(
             title=data["title"],
@@ -103,6 +108,7 @@ class Script:
             was_price=data.get("was_price", ""),
             end_title=data.get("end_title", ""),
             end_subtitle=data.get("end_subtitle", ""),
+            caption=data.get("caption", ""),
         )
 
 

@@ -178,6 +178,34 @@ ENV_VARS: tuple[EnvVar, ...] = (
            "Seconds Redis keeps a taken, unacknowledged message before delivering it again; "
            "must exceed the longest stage time limit (render: 1900 s x TIME_LIMIT_SCALE).",
            _as_int),
+    EnvVar("SECRET_KEY", "secret_key", "",
+           "Encrypts the secrets profiles hold (LLM and stock keys) at rest: any long random "
+           "string. Unset: profiles cannot store secrets."),
+    EnvVar("SECRET_KEY_PREVIOUS", "secret_key_previous", "",
+           "Comma-separated earlier SECRET_KEYs: secrets they encrypted stay readable after "
+           "a rotation."),
+    EnvVar("LLM_BASE_URL", "llm_base_url", "",
+           "OpenAI-compatible chat-completions endpoint (https://api.openai.com/v1, "
+           "http://localhost:11434/v1 for Ollama). Unset: scripts from the offline template."),
+    EnvVar("LLM_MODEL", "llm_model", "", "Model name sent to LLM_BASE_URL (gpt-4o-mini, "
+           "llama3.1:8b)."),
+    EnvVar("LLM_API_KEY", "llm_api_key", "",
+           "Bearer key for LLM_BASE_URL. Unset: no Authorization header (local servers)."),
+    EnvVar("LLM_TIMEOUT", "llm_timeout", "120",
+           "Seconds one chat-completions call may take before the script stage fails with "
+           "llm_unavailable.", _as_float),
+    EnvVar("LLM_PRICE_INPUT_PER_1K", "llm_price_input_per_1k", "0",
+           "USD per 1,000 prompt tokens, for api_costs.", _as_float),
+    EnvVar("LLM_PRICE_OUTPUT_PER_1K", "llm_price_output_per_1k", "0",
+           "USD per 1,000 completion tokens, for api_costs.", _as_float),
+    EnvVar("PEXELS_API_KEY", "pexels_api_key", "",
+           "Pexels key: stock videos and photos for scenes (visuals stock or auto)."),
+    EnvVar("PEXELS_BASE_URL", "pexels_base_url", "https://api.pexels.com",
+           "Pexels API root."),
+    EnvVar("PIXABAY_API_KEY", "pixabay_api_key", "",
+           "Pixabay key: stock videos and photos for scenes (visuals stock or auto)."),
+    EnvVar("PIXABAY_BASE_URL", "pixabay_base_url", "https://pixabay.com/api",
+           "Pixabay API root."),
     EnvVar("FFMPEG_BINARY", "ffmpeg_binary", "ffmpeg", "ffmpeg executable."),
     EnvVar("FFPROBE_BINARY", "ffprobe_binary", "ffprobe", "ffprobe executable."),
     EnvVar("ENCODER_THREADS", "encoder_threads", "0",
@@ -234,6 +262,18 @@ class Settings:
     worker_shutdown_grace: float = 120.0
     time_limit_scale: float = 1.0
     broker_visibility_timeout: int = 7600
+    secret_key: str | None = field(default=None, repr=False)
+    secret_key_previous: str | None = field(default=None, repr=False)
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: str | None = field(default=None, repr=False)
+    llm_timeout: float = 120.0
+    llm_price_input_per_1k: float = 0.0
+    llm_price_output_per_1k: float = 0.0
+    pexels_api_key: str | None = field(default=None, repr=False)
+    pexels_base_url: str = "https://api.pexels.com"
+    pixabay_api_key: str | None = field(default=None, repr=False)
+    pixabay_base_url: str = "https://pixabay.com/api"
     ffmpeg_binary: str = "ffmpeg"
     ffprobe_binary: str = "ffprobe"
     encoder_threads: int = 0
@@ -278,10 +318,14 @@ class Settings:
                      "max_idea_chars", "api_port", "api_threads", "worker_concurrency",
                      "worker_max_tasks_per_child", "speech_rate", "time_limit_scale",
                      "media_cache_bytes", "broker_visibility_timeout", "max_feed_bytes",
-                     "max_fetch_bytes", "fetch_timeout", "max_batch_items"):
+                     "max_fetch_bytes", "fetch_timeout", "max_batch_items", "llm_timeout"):
             if values[name] <= 0:
                 var = next(v.name for v in ENV_VARS if v.field == name)
                 raise SettingsError(f"{var} must be greater than 0, got {values[name]}")
+        for name in ("llm_price_input_per_1k", "llm_price_output_per_1k"):
+            if values[name] < 0:
+                var = next(v.name for v in ENV_VARS if v.field == name)
+                raise SettingsError(f"{var} must be 0 or more, got {values[name]}")
         values["log_level"] = values["log_level"].upper()
         if values["voice_engine"] not in {"auto", "espeak", "piper"}:
             raise SettingsError(
