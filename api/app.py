@@ -33,11 +33,23 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         "services": services,
         "dispatcher": dispatcher or _default_dispatcher(services),
     }
-    from api import batches, context, errors, health, jobs, openapi, profiles, uploads, voices
+    from api import (
+        batches,
+        context,
+        errors,
+        health,
+        jobs,
+        openapi,
+        profiles,
+        review,
+        uploads,
+        voices,
+    )
 
     context.init_app(app)
     errors.init_app(app)
     app.register_blueprint(jobs.bp)
+    app.register_blueprint(review.bp)
     app.register_blueprint(batches.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(profiles.bp)

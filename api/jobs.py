@@ -23,11 +23,14 @@ from pipeline.text.clean import clean_text
 from pipeline.text.language import detect_language
 from pipeline.types import StageError
 from store import jobs as job_store
+from store import review
 from store.accounts import default_profile, owned_profile
+from store.costs import job_costs
 from store.models import Job, Profile, Project
+from store.settings import Settings
 from worker.execution import release_project_lock
 from worker.routing import STAGE_QUEUES
-from worker.stages import job_voice_options, resolve_voice, voice_defaults
+from worker.stages import job_voice_options, resolve_voice, script_notes, voice_defaults
 
 log = logging.getLogger(__name__)
 bp = Blueprint("jobs", __name__, url_prefix="/v1/jobs")
@@ -73,11 +76,50 @@ def job_options(body: JobCreate | BatchCreate, profile: Profile, text: str) -> d
     quality = body.quality or stored.get("quality")
     if quality:
         options["quality"] = quality
+    if isinstance(body, JobCreate):
+        # A batch's items never stop for review: thousands of jobs would wait on a person.
+        options["review"] = (body.review if body.review is not None
+                             else bool(stored.get("review")))
     if stored.get("call_to_action"):
         options["call_to_action"] = stored["call_to_action"]
     brand = brand_snapshot(profile)
     if brand:
         options["brand"] = brand
+    options.update(content_options(body, stored, settings))
+    return options
+
+
+def content_options(body: JobCreate | BatchCreate, stored: dict[str, Any],
+                    settings: Settings) -> dict[str, Any]:
+    """How the script is written and what it is shown over: the request over the profile.
+
+    The profile's secrets travel sealed (the stage opens them), so a later change of the
+    profile does not change a job already made.
+    """
+    script = {**(stored.get("script") or {}),
+              **(body.script.model_dump(exclude_none=True) if body.script else {})}
+    llm = dict(stored.get("llm") or {})
+    secrets = dict(stored.get("secrets") or {})
+    llm_ready = bool((llm.get("base_url") or settings.llm_base_url)
+                     and (llm.get("model") or settings.llm_model))
+    if script.get("generator") == "llm" and not llm_ready:
+        raise ApiError(422, "llm_not_configured",
+                       "script.generator: no LLM is configured; set LLM_BASE_URL and LLM_MODEL "
+                       "on the server, or the profile's llm.base_url and llm.model, or use "
+                       "generator template", "script.generator")
+    visuals = body.visuals or stored.get("visuals") or "auto"
+    stock_ready = bool(settings.pexels_api_key or settings.pixabay_api_key
+                       or secrets.get("pexels_api_key") or secrets.get("pixabay_api_key"))
+    if visuals == "stock" and not stock_ready:
+        raise ApiError(422, "stock_not_configured",
+                       "visuals: no stock provider is configured; set PEXELS_API_KEY or "
+                       "PIXABAY_API_KEY, or the profile's pexels_api_key or pixabay_api_key",
+                       "visuals")
+    options: dict[str, Any] = {"script": script, "visuals": visuals}
+    if llm:
+        options["llm"] = llm
+    if secrets:
+        options["secrets"] = secrets
     return options
 
 
@@ -134,17 +176,39 @@ def create_job() -> ResponseReturnValue:
 
 def _lock_project(job: Job) -> None:
     svc = services()
-    project_id = job.project_id  # the rollback below expires the job's attributes
-    if not svc.locks.acquire(project_id, job.id, svc.settings.project_lock_ttl):
+    project_id, job_id = job.project_id, job.id  # the rollback below expires the job's attributes
+    if not svc.locks.acquire(project_id, job_id, svc.settings.project_lock_ttl):
         db_session().rollback()
         holder = svc.locks.holder(project_id)
         raise ApiError(409, "project_busy",
                        f"project {project_id} is already generating (job {holder}); wait "
                        "for it to finish or submit without project_id", "project_id")
+    # A job awaiting review holds no lock (a review may take days), so the database says it.
+    # Asked after taking the lock: a job commits awaiting_review before it frees the lock,
+    # so of two racing requests one always sees the other.
+    waiting = review.other_job_awaiting_review(db_session(), project_id, job_id)
+    if waiting is not None:
+        svc.locks.release(project_id, job_id)
+        db_session().rollback()
+        raise ApiError(409, "project_busy",
+                       f"project {project_id} has a job waiting for review of its script (job "
+                       f"{waiting}); approve or cancel it first, or submit without project_id",
+                       "project_id")
 
 
 def _enqueue(job: Job, from_stage: str) -> ResponseReturnValue:
     """Commit the queued job (its project lock held), send it, answer 202."""
+    send_job(job, from_stage)
+    location = url_for("jobs.get_job", job_id=job.id)
+    response = jsonify({"id": job.id, "status": "queued", "project_id": job.project_id,
+                        "profile_id": job.profile_id, "url": location,
+                        "from_stage": from_stage})
+    return response, 202, {"Location": location}
+
+
+def send_job(job: Job, from_stage: str) -> None:
+    """Commit the queued job (its project lock held) and dispatch it from `from_stage`; a
+    broker that cannot take it fails the job there and answers 503."""
     session, svc = db_session(), services()
     job_id, project_id = job.id, job.project_id  # a failed commit leaves the job unreadable
     try:
@@ -162,11 +226,6 @@ def _enqueue(job: Job, from_stage: str) -> ResponseReturnValue:
         svc.locks.release(job.project_id, job.id)
         raise ApiError(503, "broker_unavailable",
                        "the job queue is unreachable; retry in a moment") from None
-    location = url_for("jobs.get_job", job_id=job.id)
-    response = jsonify({"id": job.id, "status": "queued", "project_id": job.project_id,
-                        "profile_id": job.profile_id, "url": location,
-                        "from_stage": from_stage})
-    return response, 202, {"Location": location}
 
 
 @bp.post("/<job_id>/retry")
@@ -211,8 +270,20 @@ def _owned_job(job_id: str) -> Job:
     return job
 
 
-def job_public(job: Job) -> dict[str, Any]:
-    """The JSON form of a job (JobPublic)."""
+def _review_fields(job: Job) -> dict[str, Any]:
+    """Whether the job stops for review, and while it waits, where to read and approve."""
+    waiting = job.status == job_store.AWAITING_REVIEW
+    return {
+        "review": review.wants_review(job.options),
+        "script_url": url_for("review.get_script", job_id=job.id) if waiting else None,
+        "approve_url": url_for("review.approve_job", job_id=job.id) if waiting else None,
+        "script_edits": list((job.options or {}).get("script_edits") or []),
+    }
+
+
+def job_public(job: Job, *, with_costs: bool = False) -> dict[str, Any]:
+    """The JSON form of a job (JobPublic); `with_costs` adds its usage rows (one query more,
+    left out of lists)."""
     stages = {
         row.name: {
             "status": row.status,
@@ -237,6 +308,7 @@ def job_public(job: Job) -> dict[str, Any]:
         "stage": job.current_stage,
         "stages": stages,
         "error": error,
+        **_review_fields(job),
         "preset": job.preset,
         "source": job.source,
         "project_id": job.project_id,
@@ -246,7 +318,18 @@ def job_public(job: Job) -> dict[str, Any]:
         "finished_at": iso_time(job.finished_at),
         "video_url": url_for("jobs.get_job_video", job_id=job.id)
         if job.status == "succeeded" else None,
+        # What the job used: each LLM call and local stage, and the money in all.
+        **({"costs": job_costs(db_session(), job.id),
+            "content": _content(job)} if with_costs else {}),
     }
+
+
+def _content(job: Job) -> dict[str, Any]:
+    """Who wrote the script, its warnings, why each scene shows what it shows, and the stock
+    footage's licences and authors (once the script stage has run)."""
+    notes = script_notes(services().media, dict(job.artifacts or {}))
+    return {"generator": notes.get("generator"), "warnings": notes.get("warnings", []),
+            "visuals": notes.get("visuals", []), "attribution": notes.get("attribution", [])}
 
 
 LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX = 20, 100
@@ -291,8 +374,8 @@ def list_jobs() -> ResponseReturnValue:
 @bp.get("/<job_id>")
 @require_account
 def get_job(job_id: str) -> ResponseReturnValue:
-    """Status, progress and every stage of a job."""
-    return jsonify(job_public(_owned_job(job_id)))
+    """Status, progress, every stage and the costs of a job."""
+    return jsonify(job_public(_owned_job(job_id), with_costs=True))
 
 
 @bp.get("/<job_id>/video")

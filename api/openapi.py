@@ -14,7 +14,7 @@ from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 from pydantic import BaseModel
 
-from api.schemas import BatchCreate, JobCreate, ProfileUpdate
+from api.schemas import BatchCreate, JobCreate, ProfileUpdate, ScriptEdit, ScriptRegenerate
 from pipeline.sequence import STAGE_NAMES
 from store.jobs import JOB_STATUSES
 
@@ -59,9 +59,16 @@ _JOB = {
     "type": "object",
     "required": ["id", "status", "progress", "stage", "stages", "error", "preset", "source",
                  "project_id", "profile_id", "created_at", "started_at", "finished_at",
-                 "video_url"],
+                 "video_url", "review", "script_url", "approve_url", "script_edits"],
     "properties": {
         "id": {"type": "string"}, "status": {"enum": list(JOB_STATUSES)},
+        "review": {"type": "boolean", "description": "stops after the script for approval"},
+        "script_url": {**_STRING_OR_NULL, "description": "while awaiting_review"},
+        "approve_url": {**_STRING_OR_NULL, "description": "while awaiting_review: POST it"},
+        "script_edits": {"type": "array", "items": {
+            "type": "object", "required": ["at", "script"],
+            "properties": {"at": {"type": "string"}, "script": {"type": "string"},
+                           "account_id": {"type": "string"}, "via": {"type": "string"}}}},
         "progress": {"type": "integer", "minimum": 0, "maximum": 100},
         "stage": {"enum": [*STAGE_NAMES, None]},
         "stages": {"type": "object", "properties": {name: _ref("Stage") for name in STAGE_NAMES},
@@ -74,6 +81,15 @@ _JOB = {
         "project_id": {"type": "string"}, "profile_id": {"type": "string"},
         "created_at": {"type": "string"}, "started_at": _STRING_OR_NULL,
         "finished_at": _STRING_OR_NULL, "video_url": _STRING_OR_NULL,
+        "costs": {
+            "type": "object", "required": ["items", "total_usd"],
+            "description": "GET /v1/jobs/<id> only: what the job used (LLM calls with their "
+                           "tokens and prices; seconds of speech; CPU seconds of the render)",
+            "properties": {"total_usd": {"type": "string"}, "items": {"type": "array"}}},
+        "content": {
+            "type": "object", "description": "GET /v1/jobs/<id> only: who wrote the script "
+            "(template, user, llm:<model>), its warnings, each scene's visual and why, and the "
+            "stock footage's attribution (provider, page_url, author, licence)"},
     },
 }
 _JOB_ACCEPTED = {
@@ -216,6 +232,38 @@ def _paths() -> dict[str, Any]:
                 "409": _error("the job is not failed or canceled, or its project is generating"),
                 "503": _error("database or broker unavailable; retry later"),
             }, parameters=[job_id])},
+        "/v1/jobs/{job_id}/script": {
+            "get": _operation("The job's script (the latest edit, if any)", {
+                "200": _json(_ref("ScriptEdit"), "the script"), "404": _error("no such job"),
+                "409": _error("the script stage has not written it yet (script_not_ready)"),
+            }, parameters=[job_id]),
+            "put": _operation("Replace the script of a job awaiting review; fields left out "
+                              "keep their values, the old script is kept", {
+                "200": _json(_ref("ScriptEdit"), "the script as stored"),
+                "400": _error("the body is not a JSON object"),
+                "404": _error("no such job"),
+                "409": _error("the job is not awaiting review (not_awaiting_review)"),
+                "422": _error("a field to fix; error.field names it, as scenes.2.narration"),
+            }, body=_model_body("ScriptEdit"), parameters=[job_id]),
+        },
+        "/v1/jobs/{job_id}/script/regenerate": {"post": _operation(
+            "Write the script of a job awaiting review again, whole or one scene; the job "
+            "awaits review again afterwards", {
+                "202": _json(_ref("Job"), "queued from the script stage"),
+                "400": _error("the body is not a JSON object"),
+                "404": _error("no such job"),
+                "409": _error("not awaiting review, or its project is generating"),
+                "422": _error("scene is not a scene of the script"),
+                "503": _error("database or broker unavailable; retry later"),
+            }, body={**_model_body("ScriptRegenerate"), "required": False},
+            parameters=[job_id])},
+        "/v1/jobs/{job_id}/approve": {"post": _operation(
+            "Approve the script of a job awaiting review: it goes on from the voice stage", {
+                "202": _json(_ref("Job"), "queued from the voice stage"),
+                "404": _error("no such job"),
+                "409": _error("not awaiting review, or its project is generating"),
+                "503": _error("database or broker unavailable; retry later"),
+            }, parameters=[job_id])},
         "/v1/jobs/{job_id}/video": {"get": _operation("The finished MP4 (Range requests: 206)", {
             "200": {"description": "the video",
                     "content": {"video/mp4": {"schema": {"type": "string",
@@ -334,7 +382,8 @@ def openapi_document() -> dict[str, Any]:
         "components": {
             "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer",
                                            "description": "Authorization: Bearer <API key>"}},
-            "schemas": {**_model_schemas(JobCreate, BatchCreate, ProfileUpdate),
+            "schemas": {**_model_schemas(JobCreate, BatchCreate, ProfileUpdate, ScriptEdit,
+                                         ScriptRegenerate),
                         "Error": _ERROR, "Batch": _BATCH, "BatchSummary": _BATCH_SUMMARY,
                         "BatchCounts": _BATCH_COUNTS, "BatchAccepted": _BATCH_ACCEPTED,
                         "BatchList": _BATCH_LIST,

@@ -17,12 +17,14 @@ from sqlalchemy import select
 from api.auth import require_account
 from api.context import db_session, services
 from api.errors import ApiError
-from api.schemas import ProfileUpdate, json_body
+from api.schemas import LLMSettingsIn, ProfileUpdate, json_body
+from api.sources import is_http_url
 from api.uploads import media_errors, media_tools, receive_body, stored_name
 from pipeline.render.audio_mix import MUSIC_EXTENSIONS
 from pipeline.sources.inspect import check_audio, check_image
 from store.accounts import owned_profile
 from store.models import Profile
+from store.secrets import PROFILE_SECRETS, SecretBox
 
 bp = Blueprint("profiles", __name__, url_prefix="/v1/profiles")
 
@@ -72,7 +74,12 @@ def profile_public(profile: Profile) -> dict[str, Any]:
             "brand": settings.get("brand") or {}, "quality": settings.get("quality"),
             "call_to_action": settings.get("call_to_action") or None,
             "logo": services().media.exists(logo_key(profile.id)),
-            "music": music_names(profile.id)}
+            "music": music_names(profile.id),
+            "script": settings.get("script") or {}, "visuals": settings.get("visuals") or "auto",
+            "review": bool(settings.get("review")), "llm": settings.get("llm") or {},
+            # Secrets are write-only: whether each is set, never its value.
+            **{f"{name}_set": bool((settings.get("secrets") or {}).get(name))
+               for name in PROFILE_SECRETS}}
 
 
 def _owned(profile_id: str) -> Profile:
@@ -96,8 +103,8 @@ def list_profiles() -> ResponseReturnValue:
 @bp.patch("/<profile_id>")
 @require_account
 def update_profile(profile_id: str) -> ResponseReturnValue:
-    """Change the name, quality or call to action, or merge new voice, caption and brand
-    defaults."""
+    """Change the name, quality, call to action, visuals, review default or secrets, or merge
+    new voice, caption, brand, script and LLM defaults."""
     profile = _owned(profile_id)
     update: ProfileUpdate = json_body(ProfileUpdate)
     settings = dict(profile.settings or {})
@@ -112,11 +119,66 @@ def update_profile(profile_id: str) -> ResponseReturnValue:
         settings["quality"] = update.quality
     if update.call_to_action is not None:  # "" clears it: the script's own CTA again
         settings["call_to_action"] = update.call_to_action.strip()
+    if update.script is not None:
+        settings["script"] = {**(settings.get("script") or {}),
+                              **update.script.model_dump(exclude_none=True)}
+    if update.visuals is not None:
+        settings["visuals"] = update.visuals
+    if update.review is not None:
+        settings["review"] = update.review
+    if update.llm is not None:
+        settings["llm"] = _llm_settings(settings.get("llm") or {}, update.llm)
+    secrets = _new_secrets(update)
+    if secrets:
+        settings["secrets"] = _sealed(settings.get("secrets") or {}, secrets)
     profile.settings = settings
     if update.name:
         profile.name = update.name
     db_session().commit()
     return jsonify(profile_public(profile))
+
+
+def _llm_settings(current: dict[str, Any], update: LLMSettingsIn) -> dict[str, Any]:
+    """The profile's LLM endpoint with the update merged ("" clears a field)."""
+    merged = dict(current)
+    for name in ("base_url", "model", "timeout"):
+        value = getattr(update, name)
+        if value is None:
+            continue
+        if value == "":
+            merged.pop(name, None)
+        elif name == "base_url":
+            if not is_http_url(str(value)):
+                raise ApiError(422, "invalid_field", "llm.base_url: must be the http(s) URL of "
+                               "an OpenAI-compatible API, as in http://localhost:11434/v1",
+                               "llm.base_url")
+            merged[name] = str(value).rstrip("/")
+        else:
+            merged[name] = value
+    return merged
+
+
+def _new_secrets(update: ProfileUpdate) -> dict[str, str]:
+    """The secrets the update sets ("" removes one), by name."""
+    found = {"pexels_api_key": update.pexels_api_key, "pixabay_api_key": update.pixabay_api_key,
+             "llm_api_key": update.llm.api_key if update.llm else None}
+    return {name: value.strip() for name, value in found.items() if value is not None}
+
+
+def _sealed(current: dict[str, str], changes: dict[str, str]) -> dict[str, str]:
+    box = SecretBox.from_settings(services().settings)
+    sealed = dict(current)
+    for name, value in changes.items():
+        if not value:
+            sealed.pop(name, None)
+            continue
+        if not box.available:
+            field = "llm.api_key" if name == "llm_api_key" else name
+            raise ApiError(422, "secrets_unavailable",
+                           f"{field}: this server cannot keep secrets: its operator must set "
+                           "SECRET_KEY first", field)
+        sealed[name] = box.seal(value)
+    return sealed
 
 
 # --- logo --------------------------------------------------------------------------------

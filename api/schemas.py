@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from typing import Annotated, Any, Literal
 
 from flask import request
@@ -32,7 +33,30 @@ def _font(value: str) -> str:
     return value
 
 
+def _one_line(value: str) -> str:
+    if _CONTROL.search(value):
+        raise PydanticCustomError("one_line", "must be one line of text without control "
+                                  "characters")
+    return value
+
+
+def _spoken(value: str) -> str:
+    # Line breaks are how people write paragraphs; any other control character is noise the
+    # voice would read out or choke on.
+    if re.search(r"[\x00-\x08\x0b-\x1f\x7f]", value):
+        raise PydanticCustomError("spoken", "must be plain text without control characters")
+    if not value.strip():
+        raise PydanticCustomError("spoken", "must not be blank")
+    return value
+
+
 PriceText = Annotated[str, Field(min_length=1, max_length=20), AfterValidator(_price)]
+OneLine = Annotated[str, AfterValidator(_one_line)]
+SpokenText = Annotated[str, Field(min_length=1, max_length=1000), AfterValidator(_spoken)]
+SearchTerm = Annotated[str, Field(min_length=1, max_length=60), AfterValidator(_one_line)]
+Hashtag = Annotated[str, Field(min_length=1, max_length=60, pattern=r"^#?[^\s#]+$")]
+Generator = Literal["auto", "template", "llm"]
+Visuals = Literal["auto", "generated", "stock", "uploads"]
 FontName = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_font)]
 Quality = Literal["draft", "standard", "high"]
 
@@ -95,17 +119,64 @@ class CollectionSourceIn(BaseModel):
 
 
 class IdeaSourceIn(BaseModel):
-    """`{"type": "idea", "idea": "...", "media": [...], "price": "$19.99", "sale_price": ...}`"""
+    """`{"type": "idea", "idea": "...", "points": [...], "media": [...], "price": "$19.99",
+    "sale_price": ...}`"""
 
     model_config = ConfigDict(extra="forbid")
     type: Literal["idea"]
     idea: str
+    # Short statements the video makes, one scene each, in order (the offline template's
+    # material, and facts an LLM must keep to).
+    points: list[Annotated[OneLine, Field(min_length=1, max_length=300)]] | None = Field(
+        default=None, max_length=12)
     media: list[MediaItemIn] | None = Field(default=None, max_length=MAX_MEDIA_ITEMS)
     price: PriceText | None = None
     sale_price: PriceText | None = None
 
 
 HexColour = Annotated[str, Field(pattern=r"^#?[0-9A-Fa-f]{6}$")]
+
+
+class ScriptSceneIn(BaseModel):
+    """One scene of a script the user wrote: said exactly as written."""
+
+    model_config = ConfigDict(extra="forbid")
+    narration: SpokenText
+    headline: Annotated[OneLine, Field(max_length=100)] = ""
+    search_terms: list[SearchTerm] = Field(default_factory=list, max_length=4)
+    media: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(
+        default_factory=list, max_length=MAX_MEDIA_ITEMS)
+
+
+class ScriptSourceIn(BaseModel):
+    """`{"type": "script", "title", "scenes": [{"narration", "headline", "search_terms",
+    "media": [upload ids]}], "call_to_action", "hashtags"}`"""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["script"]
+    title: Annotated[OneLine, Field(max_length=200)] = ""
+    scenes: list[ScriptSceneIn] = Field(min_length=1, max_length=30)
+    call_to_action: Annotated[OneLine, Field(max_length=200)] = ""
+    hashtags: list[Hashtag] = Field(default_factory=list, max_length=30)
+
+
+class ScriptOptionsIn(BaseModel):
+    """How the script is written: `generator` template, llm or auto (llm when one is
+    configured), and the brand's `tone` for the LLM ("warm and witty")."""
+
+    model_config = ConfigDict(extra="forbid")
+    generator: Generator | None = None
+    tone: Annotated[OneLine, Field(max_length=200)] | None = None
+
+
+class LLMSettingsIn(BaseModel):
+    """A profile's own chat-completions endpoint; `api_key` is write-only ("" removes it)."""
+
+    model_config = ConfigDict(extra="forbid")
+    base_url: Annotated[OneLine, Field(max_length=500)] | None = None  # "" clears
+    model: Annotated[OneLine, Field(max_length=200)] | None = None
+    timeout: float | None = Field(default=None, gt=0, le=600)
+    api_key: Annotated[OneLine, Field(max_length=500)] | None = None
 
 
 class VoiceOptionsIn(BaseModel):
@@ -139,14 +210,18 @@ class JobCreate(BaseModel):
     """Body of POST /v1/jobs."""
 
     model_config = ConfigDict(extra="forbid")
-    source: Annotated[IdeaSourceIn | ProductSourceIn | ClipSourceIn | CollectionSourceIn,
-                      Field(discriminator="type")]
+    source: Annotated[IdeaSourceIn | ScriptSourceIn | ProductSourceIn | ClipSourceIn
+                      | CollectionSourceIn, Field(discriminator="type")]
     preset: str = "tiktok"
     voice: VoiceOptionsIn | None = None
     captions: CaptionOptionsIn | None = None
     profile_id: str | None = Field(default=None, min_length=1, max_length=40)
     project_id: str | None = Field(default=None, min_length=1, max_length=40)
     quality: Quality | None = None  # draft: half size, fast; high: x264 "medium"
+    # Stop after the script until a person approves it; None: the profile's "review".
+    review: bool | None = None
+    script: ScriptOptionsIn | None = None
+    visuals: Visuals | None = None
 
 
 class BrandIn(BaseModel):
@@ -170,9 +245,16 @@ class ProfileUpdate(BaseModel):
     quality: Quality | None = None
     # What product videos end with ("Tap the link in bio"); "" clears it.
     call_to_action: str | None = Field(default=None, max_length=120)
+    script: ScriptOptionsIn | None = None
+    visuals: Visuals | None = None
+    review: bool | None = None  # jobs stop for a person's approval after the script
+    llm: LLMSettingsIn | None = None
+    # Write-only stock keys; "" removes one.
+    pexels_api_key: Annotated[OneLine, Field(max_length=500)] | None = None
+    pixabay_api_key: Annotated[OneLine, Field(max_length=500)] | None = None
 
 
-_SOURCE_TYPES = frozenset({"idea", "product", "clip", "collection", "feed"})
+_SOURCE_TYPES = frozenset({"idea", "script", "product", "clip", "collection", "feed"})
 
 
 def _field(loc: tuple[Any, ...]) -> str:
@@ -260,3 +342,86 @@ class BatchCreate(BaseModel):
     voice: VoiceOptionsIn | None = None
     captions: CaptionOptionsIn | None = None
     quality: Quality | None = None
+    script: ScriptOptionsIn | None = None
+    visuals: Visuals | None = None
+
+
+def _no_control(value: str) -> str:
+    # Narration is spoken and everything else is drawn or posted: a stray tab, line break or
+    # escape would be read out, break a text layer, or end up in the post.
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
+        raise PydanticCustomError("control_character", "must not contain control characters "
+                                  "(line breaks, tabs and the like); write it on one line")
+    return value
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise PydanticCustomError("blank", "must not be blank")
+    return value
+
+
+def _scene_price(value: str) -> str:
+    return _price(value) if value else value
+
+
+def _hashtag(value: str) -> str:
+    if any(ch.isspace() for ch in value):
+        raise PydanticCustomError("hashtag", "must be one word without spaces, as in #coffee")
+    return value
+
+
+PlainText = Annotated[str, AfterValidator(_no_control)]
+ScenePrice = Annotated[PlainText, Field(max_length=20), AfterValidator(_scene_price)]
+
+
+class SceneEdit(BaseModel):
+    """One scene of an edited script."""
+
+    model_config = ConfigDict(extra="forbid")
+    narration: Annotated[PlainText, Field(min_length=1, max_length=1000),
+                         AfterValidator(_not_blank)]
+    headline: Annotated[PlainText, Field(max_length=100)] = ""
+    search_terms: list[Annotated[PlainText, Field(min_length=1, max_length=60)]] = Field(
+        default_factory=list, max_length=4)
+    price: ScenePrice = ""
+    was_price: ScenePrice = ""
+    # Indices into the job's visuals; -1 asks for a generated background.
+    visuals: list[Annotated[int, Field(ge=-1, le=999)]] = Field(default_factory=list,
+                                                                 max_length=50)
+
+
+class ScriptEdit(BaseModel):
+    """Body of PUT /v1/jobs/<id>/script (and what `make --review` accepts from the editor).
+
+    It has the fields GET /v1/jobs/<id>/script answers with, so a script read can be sent
+    back changed; a field left out keeps its current value, and `scenes` replaces them all.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    title: Annotated[PlainText, Field(max_length=200)]
+    scenes: list[SceneEdit] = Field(min_length=1, max_length=30)
+    call_to_action: Annotated[PlainText, Field(max_length=200)] = ""
+    hashtags: list[Annotated[PlainText, Field(min_length=1, max_length=100),
+                             AfterValidator(_hashtag)]] = Field(default_factory=list,
+                                                                max_length=30)
+    caption: Annotated[PlainText, Field(max_length=2200)] = ""
+    language: Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")] = "en"
+    kind: Literal["idea", "product", "compilation"] = "idea"
+    price: ScenePrice = ""
+    was_price: ScenePrice = ""
+    end_title: Annotated[PlainText, Field(max_length=200)] = ""
+    end_subtitle: Annotated[PlainText, Field(max_length=200)] = ""
+
+    def changes(self) -> dict[str, Any]:
+        """The fields sent, each scene whole with its defaults: what replaces the current
+        script's."""
+        return self.model_dump(include=self.model_fields_set)
+
+
+class ScriptRegenerate(BaseModel):
+    """Body of POST /v1/jobs/<id>/script/regenerate: the scene to write again (0-based), or
+    none for the whole script."""
+
+    model_config = ConfigDict(extra="forbid")
+    scene: Annotated[int, Field(strict=True, ge=0)] | None = None

@@ -24,12 +24,14 @@ from api.schemas import (
     MediaItemIn,
     ProductFieldsIn,
     ProductSourceIn,
+    ScriptSourceIn,
     validation_error,
 )
 from api.uploads import find_upload
 from pipeline.text.clean import clean_text, has_words
 
-AnySourceIn = IdeaSourceIn | ProductSourceIn | ClipSourceIn | CollectionSourceIn
+AnySourceIn = (IdeaSourceIn | ScriptSourceIn | ProductSourceIn | ClipSourceIn
+               | CollectionSourceIn)
 
 
 @dataclass
@@ -215,10 +217,29 @@ def _check_clip(source: ClipSourceIn) -> CheckedSource:
     return CheckedSource(source.model_dump(exclude_none=True), text, options)
 
 
+def _check_script(source: ScriptSourceIn) -> CheckedSource:
+    """A user's script: every scene must say something, and its media are this account's
+    pictures and clips, listed in scene order as the job's media."""
+    media = []
+    for i, scene in enumerate(source.scenes):
+        if not has_words(clean_text(scene.narration)):
+            raise _invalid(f"source.scenes.{i}.narration", "needs at least one word (emoji "
+                           "and symbols are not spoken)")
+        for j, upload_id in enumerate(scene.media):
+            meta = _upload(upload_id, f"source.scenes.{i}.media.{j}", "still", "clip")
+            media.append({"key": meta["key"], "kind": meta["kind"], "keep_audio": False,
+                          "duration": meta.get("duration")})
+    text = " ".join([source.title, *(scene.narration for scene in source.scenes)]).strip()
+    return CheckedSource(source.model_dump(exclude_none=True), text,
+                         {"media": media} if media else {})
+
+
 def check_source(source: AnySourceIn, max_idea_chars: int) -> CheckedSource:
     """Check a job's source for the account making the request (g.account)."""
     if isinstance(source, IdeaSourceIn):
         return _check_idea(source, max_idea_chars)
+    if isinstance(source, ScriptSourceIn):
+        return _check_script(source)
     if isinstance(source, ProductSourceIn):
         keys = _product(source, "source")
         return CheckedSource(source.model_dump(exclude_none=True),

@@ -41,6 +41,7 @@ class IdeaSource:
 
     idea: str
     language: str | None = None
+    points: tuple[str, ...] = ()  # what the video says about it, one scene each
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,18 @@ class Script:
             end_subtitle=data.get("end_subtitle", ""),
             caption=data.get("caption", ""),
         )
+
+
+@dataclass(frozen=True)
+class ScriptSource:
+    """A script the user wrote: spoken exactly as written."""
+
+    script: Script
+
+
+# A scene's `visuals` naming only this shows a generated background there (a scene whose
+# stock search found nothing), rather than another scene's media in turn.
+GENERATED_VISUAL = -1
 
 
 @dataclass(frozen=True)

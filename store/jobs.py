@@ -15,8 +15,11 @@ from store.bulk import insert_rows
 from store.models import GenerationProgress, Job, JobStage, Project, new_id, utcnow
 
 ACTIVE_STATUSES = ("queued", "running")
+# Stopped after its script until a person approves it: neither active (no worker, no lease,
+# the reconciler leaves it alone, no project lock) nor finished (it can still go on).
+AWAITING_REVIEW = "awaiting_review"
 FINISHED_STATUSES = ("succeeded", "failed", "canceled")
-JOB_STATUSES = (*ACTIVE_STATUSES, *FINISHED_STATUSES)
+JOB_STATUSES = (*ACTIVE_STATUSES, AWAITING_REVIEW, *FINISHED_STATUSES)
 
 
 class JobFinished(ValueError):
@@ -94,7 +97,8 @@ def create_job(session: Session, *, account_id: str, profile_id: str, project_id
     return job
 
 
-def _stage(session: Session, job_id: str, stage: str) -> JobStage:
+def stage_row(session: Session, job_id: str, stage: str) -> JobStage:
+    """A job's stage row (raises LookupError when the job has no such stage)."""
     row = session.get(JobStage, (job_id, stage))
     if row is None:
         raise LookupError(f"job {job_id} has no stage {stage}")
@@ -108,6 +112,14 @@ def _locked_job(session: Session, job_id: str) -> Job | None:
     saw then, even after waiting for the lock: two racing runs would both see the stage free.
     """
     return session.get(Job, job_id, with_for_update=True, populate_existing=True)
+
+
+def locked_job(session: Session, job_id: str) -> Job:
+    """The job's row, locked until the transaction ends and read afresh; LookupError if none."""
+    job = _locked_job(session, job_id)
+    if job is None:
+        raise LookupError(f"job {job_id} not found")
+    return job
 
 
 def _locked_stage(session: Session, job_id: str, stage: str) -> JobStage:
@@ -211,7 +223,7 @@ def mark_stage_succeeded(session: Session, job_id: str, stage: str,
     job = session.get(Job, job_id)
     if job is None:
         raise LookupError(f"job {job_id} not found")
-    row = _stage(session, job_id, stage)
+    row = stage_row(session, job_id, stage)
     now = utcnow()
     row.status = "succeeded"
     row.finished_at = now
@@ -221,7 +233,7 @@ def mark_stage_succeeded(session: Session, job_id: str, stage: str,
         job.current_stage = None
         job.finished_at = now
     else:
-        following = _stage(session, job_id, STAGE_NAMES[STAGE_NAMES.index(stage) + 1])
+        following = stage_row(session, job_id, STAGE_NAMES[STAGE_NAMES.index(stage) + 1])
         following.dispatched_at = now  # the chain sends its message as this task returns
     return job
 

@@ -185,7 +185,9 @@ class Publication(Base):
 
 
 class ApiCost(Base):
-    """Money spent on an external call; kept when its profile is deleted (for accounting)."""
+    """What a job used: money spent on an external call (an LLM's tokens), or a local stage's
+    compute at zero cost (seconds of speech, CPU seconds of a render). Kept when its profile
+    is deleted, for accounting."""
 
     __tablename__ = "api_costs"
 
@@ -197,7 +199,13 @@ class ApiCost(Base):
     provider: Mapped[str] = mapped_column(String(64))
     operation: Mapped[str] = mapped_column(String(64))
     units: Mapped[float] = mapped_column(Float, default=0.0)
+    unit: Mapped[str | None] = mapped_column(String(32))  # tokens, speech_seconds, cpu_seconds
+    prompt_tokens: Mapped[int | None] = mapped_column(Integer)
+    completion_tokens: Mapped[int | None] = mapped_column(Integer)
+    price_input_per_1k: Mapped[Decimal | None] = mapped_column(Numeric(12, 6))
+    price_output_per_1k: Mapped[Decimal | None] = mapped_column(Numeric(12, 6))
     cost_usd: Mapped[Decimal] = mapped_column(Numeric(12, 6), default=Decimal(0))
+    seconds: Mapped[float | None] = mapped_column(Float)  # wall time of the call or the work
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

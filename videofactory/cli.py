@@ -59,15 +59,22 @@ def _configure_logging(ctx: click.Context, settings: Settings, quiet: bool = Fal
               help="Where to write the MP4 (default: ./<job id>.mp4).")
 @click.option("--preset", type=click.Choice(list(PRESETS)), default="tiktok", show_default=True,
               help="Platform format.")
+@click.option("--point", "points", multiple=True,
+              help="A statement the video makes, one scene each (repeat it, in order).")
+@click.option("--review", is_flag=True,
+              help="Stop after the script: show it, then approve, edit ($EDITOR) or refuse it.")
 @click.pass_context
-def make(ctx: click.Context, idea: str, output: Path | None, preset: str) -> None:
+def make(ctx: click.Context, idea: str, output: Path | None, preset: str,
+         points: tuple[str, ...], review: bool) -> None:
     """Make one video right here: no services needed (SQLite, in-process, local files)."""
     from videofactory.make import make_video
+    from videofactory.script_review import review_in_terminal
 
     settings = _settings(ctx)
     _configure_logging(ctx, settings, quiet=True)
     # `make` always runs the stages in this process, whatever REDIS_URL says.
-    result = make_video(replace(settings, redis_url=None), idea, preset, output)
+    result = make_video(replace(settings, redis_url=None), idea, preset, output,
+                        review=review_in_terminal if review else None, points=points)
     if result is None:
         raise SystemExit(1)
     click.echo(str(result))

@@ -6,6 +6,7 @@ import json
 import shutil
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -17,6 +18,7 @@ from pipeline.render.compositor import render_timeline
 from pipeline.sequence import STAGE_NAMES
 from pipeline.types import no_progress
 from store import jobs as job_store
+from store import review as job_review
 from store.accounts import create_account, default_profile
 from store.db import session_scope
 from store.media import artifact_key
@@ -24,6 +26,7 @@ from store.migrate import upgrade
 from store.models import Account, Job
 from store.services import Services, build_services
 from store.settings import Settings
+from worker.execution import release_project_lock
 from worker.routing import STAGE_QUEUES
 from worker.runner import run_job
 from worker.stages import JobInput, StageContext, job_timeline, render_options
@@ -34,8 +37,9 @@ LOCAL_ACCOUNT = "local"
 class _StageDisplay:
     """A bar per stage on a terminal; a line per finished stage anywhere else (logs, CI)."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, stages: Sequence[str] = STAGE_NAMES) -> None:
         self.console = console
+        self.stages = stages
         self.live = console.is_terminal
         self.progress = Progress(TextColumn("{task.description:>9}"), BarColumn(),
                                  TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
@@ -46,7 +50,7 @@ class _StageDisplay:
 
     def __enter__(self) -> _StageDisplay:
         self.progress.__enter__()
-        for stage in STAGE_NAMES:
+        for stage in self.stages:
             self.tasks[stage] = self.progress.add_task(stage, total=100, start=False)
         return self
 
@@ -54,6 +58,8 @@ class _StageDisplay:
         self.progress.__exit__(None, None, None)
 
     def update(self, stage: str, fraction: float) -> None:
+        if stage not in self.tasks:
+            return
         if stage != self.current:
             if self.current is not None:
                 self._finish(self.current)
@@ -87,8 +93,18 @@ def local_account_ids(session: object) -> tuple[str, str]:
     return account.id, profile.id
 
 
-def make_video(settings: Settings, idea: str, preset: str, output: Path | None) -> Path | None:
-    """Run one idea through every stage here; return the MP4's path, or None on failure."""
+# Shows a job's script to a person and lets them edit it; True when they approve it.
+ScriptReview = Callable[[Services, str], bool]
+
+
+def make_video(settings: Settings, idea: str, preset: str, output: Path | None,
+               review: ScriptReview | None = None, points: Sequence[str] = ()) -> Path | None:
+    """Run one idea (with the points it should make) through every stage here; return the
+    MP4's path, or None on failure.
+
+    With `review`, the job stops after its script and goes on only once `review` approves
+    it; a refused script cancels the job (None).
+    """
     console = Console(stderr=True, soft_wrap=True)
     upgrade(settings.database_url)
     services = build_services(settings)
@@ -98,14 +114,23 @@ def make_video(settings: Settings, idea: str, preset: str, output: Path | None) 
             project = job_store.create_project(session, profile_id, idea[:80])
             job = job_store.create_job(session, account_id=account_id, profile_id=profile_id,
                                        project_id=project.id,
-                                       source={"type": "idea", "idea": idea}, preset=preset,
-                                       queues=STAGE_QUEUES)
+                                       source={"type": "idea", "idea": idea,
+                                               **({"points": list(points)} if points else {})},
+                                       preset=preset,
+                                       queues=STAGE_QUEUES, options={"review": bool(review)})
             job_id, project_id = job.id, project.id
         services.locks.acquire(project_id, job_id, settings.project_lock_ttl)
         console.print(f"job {job_id}: {preset}, idea {escape(repr(idea))}")
-        with _StageDisplay(console) as display:
-            succeeded = run_job(services, job_id, worker="local", on_update=display.update)
-            display.close(succeeded)
+        status = _run_stages(services, console, job_id, STAGE_NAMES)
+        while status == job_store.AWAITING_REVIEW and review is not None:
+            if not review(services, job_id):
+                _cancel(services, job_id)
+                console.print(f"[red]canceled[/red] job {job_id}: the script was not approved, "
+                              "so no video was made")
+                return None
+            _approve(services, job_id)
+            status = _run_stages(services, console, job_id, STAGE_NAMES[1:])
+        succeeded = status == "succeeded"
         with session_scope(services.sessions) as session:
             job = session.get(Job, job_id)
             assert job is not None
@@ -124,6 +149,32 @@ def make_video(settings: Settings, idea: str, preset: str, output: Path | None) 
     finally:
         services.close()
         sys.stderr.flush()
+
+
+def _run_stages(services: Services, console: Console, job_id: str,
+                stages: Sequence[str]) -> str:
+    """Run the job here, showing `stages`; the job's status afterwards."""
+    with _StageDisplay(console, stages) as display:
+        run_job(services, job_id, worker="local", on_update=display.update)
+        with session_scope(services.sessions) as session:
+            job = session.get(Job, job_id)
+            assert job is not None
+            status = job.status
+        display.close(status in ("succeeded", job_store.AWAITING_REVIEW))
+    return status
+
+
+def _approve(services: Services, job_id: str) -> None:
+    """Queue the approved job from the voice stage, its project locked again, as the API does."""
+    with session_scope(services.sessions) as session:
+        project_id = job_review.approve(session, job_id).project_id
+    services.locks.acquire(project_id, job_id, services.settings.project_lock_ttl)
+
+
+def _cancel(services: Services, job_id: str) -> None:
+    with session_scope(services.sessions) as session:
+        project_id = job_store.cancel_job(session, job_id).project_id
+    release_project_lock(services, job_id, project_id)
 
 
 def _where(services: Services, location: str) -> str:

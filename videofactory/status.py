@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from store.jobs import ACTIVE_STATUSES, FINISHED_STATUSES, aware, job_percent
+from store.jobs import ACTIVE_STATUSES, AWAITING_REVIEW, FINISHED_STATUSES, aware, job_percent
 from store.models import Job, JobStage, utcnow
 from store.services import Services, build_services
 from store.settings import Settings
@@ -59,7 +59,8 @@ class StatusReport:
     queues: dict[str, int] | None  # messages waiting per queue
     unacked: int | None  # messages taken by a worker and not yet acknowledged
     workers: dict[str, list[str]] | None  # queue -> worker nodes consuming it
-    jobs: dict[str, int] | None  # queued, running, succeeded_24h, failed_24h, canceled_24h
+    # queued, running, awaiting_review, succeeded_24h, failed_24h, canceled_24h
+    jobs: dict[str, int] | None
     running: list[RunningJob] = field(default_factory=list)
     stalled: list[StalledJob] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -125,13 +126,15 @@ def _read(services: Services, problems: list[str], part: str,
 
 def _job_counts(session: Session, now: datetime) -> dict[str, int]:
     active = dict(session.execute(
-        select(Job.status, func.count()).where(Job.status.in_(ACTIVE_STATUSES))
+        select(Job.status, func.count())
+        .where(Job.status.in_((*ACTIVE_STATUSES, AWAITING_REVIEW)))
         .group_by(Job.status)).all())
     finished = dict(session.execute(
         select(Job.status, func.count())
         .where(Job.status.in_(FINISHED_STATUSES), Job.finished_at >= now - RECENT)
         .group_by(Job.status)).all())
     return {"queued": active.get("queued", 0), "running": active.get("running", 0),
+            "awaiting_review": active.get(AWAITING_REVIEW, 0),
             "succeeded_24h": finished.get("succeeded", 0),
             "failed_24h": finished.get("failed", 0),
             "canceled_24h": finished.get("canceled", 0)}
@@ -216,6 +219,9 @@ def format_status(report: StatusReport) -> str:
                      f"succeeded {counts['succeeded_24h']}   failed {counts['failed_24h']}   "
                      f"canceled {counts.get('canceled_24h', 0)}"
                      "   (finished in the last 24 h)")
+        if counts.get("awaiting_review"):
+            lines.append(f"review    {counts['awaiting_review']} job(s) awaiting approval of "
+                         "their script")
     lines.append(f"running   {len(report.running)}")
     for job in report.running:
         took = _duration(job.stage_seconds)

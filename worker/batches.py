@@ -267,8 +267,9 @@ class _Ingest:
         if earlier.visuals_key is None:
             return True  # it has not fetched them yet: it will use today's
         try:
+            # Stock footage the job chose is not the product's: its pictures are compared.
             used = [v["key"] for v in json.loads(self.services.media.read_bytes(
-                earlier.visuals_key))]
+                earlier.visuals_key)) if v.get("source") != "stock"]
         except (MediaMissing, ValueError, KeyError, TypeError):
             return False
         assert item.job_source is not None and item.job_options is not None

@@ -20,7 +20,8 @@ from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_expo
 from pipeline.sequence import STAGE_NAMES
 from pipeline.tools import Stopped, StopScope, ToolError
 from pipeline.types import StageError
-from store import jobs
+from store import jobs, review
+from store.costs import record_usage
 from store.db import DatabaseUnavailable, session_scope
 from store.logs import job_context
 from store.models import Job, Publication, new_id
@@ -48,6 +49,10 @@ class StageFailed(Exception):
 
 class JobNotRunnable(Exception):
     """The job is gone or already finished; there is nothing to do."""
+
+
+class AwaitingReview(JobNotRunnable):
+    """The job waits for a person to approve its script; its next stage runs once approved."""
 
 
 def with_database(services: Services, work: Callable[[Session], T],
@@ -168,6 +173,8 @@ def _execute(services: Services, stage: str, job_id: str, worker: str,
             raise JobNotRunnable(f"job {job_id} does not exist")
         if job.status in jobs.FINISHED_STATUSES:
             raise JobNotRunnable(f"job {job_id} already {job.status}")
+        if job.status == jobs.AWAITING_REVIEW:  # the chain's next message, sent regardless
+            raise AwaitingReview(f"job {job_id} is awaiting review of its script")
         row = next(r for r in job.stages if r.name == stage)
         outputs = outputs_of(stage, job_id)
         if row.status == "succeeded" and all(services.media.exists(k) for k in outputs.values()):
@@ -213,7 +220,9 @@ def _execute(services: Services, stage: str, job_id: str, worker: str,
                 context = StageContext(settings, run_media, scratch, on_progress,
                                        DatabaseLedger(services, job_id),
                                        still_current=lambda: _holds(services, job_id, stage,
-                                                                    token))
+                                                                    token),
+                                       record_usage=lambda usage: with_database(
+                                           services, lambda s: record_usage(s, job_id, usage)))
                 outputs = STAGE_ADAPTERS[stage](context, job_input)
                 scope.check()
             except BaseException as exc:  # noqa: BLE001 - recorded, then re-raised
@@ -236,7 +245,7 @@ def _execute(services: Services, stage: str, job_id: str, worker: str,
                 services.media.discard_scratch(scratch)
         reporter.report(stage, 1.0)
 
-        def finish(session: Session) -> dict[str, str] | None:
+        def finish(session: Session) -> tuple[dict[str, str], str] | None:
             # The job's row stays locked from this check to the commit: promoting the outputs
             # and recording the result cannot race a takeover or a cancel.
             if not jobs.holds_lease(session, job_id, stage, token):
@@ -244,18 +253,28 @@ def _execute(services: Services, stage: str, job_id: str, worker: str,
             run_media.promote()
             # No token: the lease was checked just above, under the lock this transaction holds.
             job = jobs.mark_stage_succeeded(session, job_id, stage, outputs)
-            return None if job is None else dict(job.artifacts)
+            if job is None:
+                return None
+            if stage == review.SCRIPT_STAGE and review.wants_review(job.options):
+                review.hold_for_review(session, job)  # with the success, never without it
+            return dict(job.artifacts), job.status
 
-        artifacts = with_database(services, finish)
+        finished = with_database(services, finish)
     finally:
         run_media.discard_staged()
-    if artifacts is None:
+    if finished is None:
         log.warning("this run lost its lease; its result is dropped")
         raise StageSuperseded(f"{stage} of {job_id} was superseded or canceled")
+    artifacts, status = finished
     reporter.flush()
     log.info("stage finished in %.1f s", time.monotonic() - started,
              extra={"duration_s": round(time.monotonic() - started, 3)})
-    if stage == STAGE_NAMES[-1]:
+    if status == jobs.AWAITING_REVIEW:
+        # A review may take days: no lock may expire under it, so the project is free and
+        # the API refuses its next generation from the database instead.
+        log.info("job awaits review of its script")
+        release_project_lock(services, job_id, project_id)
+    elif stage == STAGE_NAMES[-1]:
         release_project_lock(services, job_id, project_id)
     else:
         _mark_dispatch(services, job_id, STAGE_NAMES[STAGE_NAMES.index(stage) + 1])

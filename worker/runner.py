@@ -9,6 +9,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pipeline.sequence import STAGE_NAMES
 from store.services import Services
 from worker.execution import (
+    AwaitingReview,
     JobNotRunnable,
     StageBusy,
     StageFailed,
@@ -21,11 +22,17 @@ log = logging.getLogger(__name__)
 
 def run_job(services: Services, job_id: str, *, worker: str = "local",
             on_update: Callable[[str, float], None] | None = None) -> bool:
-    """Run every stage of the job here; True when it succeeded (failures are recorded)."""
+    """Run every stage of the job here; True when it succeeded (failures are recorded).
+
+    False too when the job stopped to await review of its script: its status says so.
+    """
     for stage in STAGE_NAMES:
         try:
             execute_stage(services, stage, job_id, worker=worker, on_update=on_update)
         except StageFailed:
+            return False
+        except AwaitingReview:
+            log.info("job %s awaits review of its script", job_id)
             return False
         except (JobNotRunnable, StageBusy, StageSuperseded) as exc:
             log.warning("%s", exc)

@@ -6,6 +6,8 @@ The same adapters run inside Celery tasks and in the in-process runner.
 from __future__ import annotations
 
 import json
+import resource
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,7 +28,6 @@ from pipeline.render.timeline import (
     Timeline,
     build_timeline,
 )
-from pipeline.script.template import generate_script
 from pipeline.sources.product import Product, ProductSource
 from pipeline.sources.readers import read_source
 from pipeline.text.normalize import normalise_tokens
@@ -46,10 +47,13 @@ from pipeline.voice.engines import (
     resolve_voice,
 )
 from pipeline.voice.synthesis import synthesize_script
+from store.costs import Usage
 from store.media import MediaMissing, MediaStorage, artifact_key
 from store.settings import Settings
 from worker.clip_voice import clip_voiceover
 from worker.remote_media import RemoteMedia, RemoteRefused
+from worker.script_writing import WrittenScript, write_job_script
+from worker.stock_visuals import choose_for_script, wants_stock
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,8 @@ class StageContext:
     publications: PublicationLedger = NoLedger()
     # Whether this run still holds the stage's lease: asked before any effect outside storage.
     still_current: Callable[[], bool] = lambda: True
+    # Where what the stage used goes (api_costs in the job system; nowhere for tools).
+    record_usage: Callable[[Usage], None] = lambda usage: None
 
 
 StageAdapter = Callable[[StageContext, JobInput], dict[str, str]]
@@ -125,21 +131,67 @@ def _store_json(ctx: StageContext, key: str, data: Any) -> None:
 
 
 def run_script(ctx: StageContext, job: JobInput) -> dict[str, str]:
-    """Source → script.json, and visuals.json: the pictures the source brought (a product's
-    images, fetched and checked), which the render shows after the job's own media."""
+    """Source → script.json (from the generator the job chooses: the template, an LLM, or
+    the user's own words), visuals.json (the pictures the source brought, fetched and
+    checked, then stock footage for the scenes when the job wants it; the render shows them
+    after the job's own media) and notes.json (who wrote the script, warnings, why each
+    scene shows what it does, and the stock credits)."""
     source = read_source(job.source, job.options.get("language"))
     visuals: list[dict[str, Any]] = []
     if isinstance(source, ProductSource):
         products, visuals = resolve_product_images(ctx, job, source.products)
         source = replace(source, products=products, target_seconds=target_seconds(job.preset),
                          call_to_action=str(job.options.get("call_to_action") or ""))
-    ctx.on_progress(0.5)
-    script = _untitled_clip_script() if _untitled_clip(source) else generate_script(source)
+    ctx.on_progress(0.3)
+    if _untitled_clip(source):
+        written = WrittenScript(_untitled_clip_script(), "user")
+    else:
+        earlier = _load_script(ctx, job) if "script" in job.artifacts else None
+        written = write_job_script(ctx.settings, job.options, source,
+                                   target_seconds(job.preset), earlier, ctx.record_usage)
+    ctx.on_progress(0.6)
+    script = written.script
+    notes: dict[str, Any] = {"generator": written.generator, "warnings": list(written.warnings),
+                             "visuals": [], "attribution": [], "credit": ""}
+    own_media = len(job.options.get("media") or [])
+    if wants_stock(job.options, bool(own_media or visuals)) and job.source["type"] != "clip":
+        with RemoteMedia.from_settings(ctx.settings, ctx.media, ctx.scratch / "stock") as remote:
+            stock = choose_for_script(ctx.settings, job.options, job.preset, script, remote,
+                                      own_media + len(visuals))
+        if stock is not None:
+            script = stock.script
+            visuals += [{**visual, "source": "stock"} for visual in stock.visuals]
+            notes.update(visuals=stock.reasons, attribution=stock.attribution,
+                         credit=stock.credit)
+        elif job.options.get("visuals") == "stock":
+            notes["warnings"].append("no stock provider key is set: generated backgrounds")
     keys = outputs_of("script", job.job_id)
     _store_json(ctx, keys["script"], script.to_dict())
     _store_json(ctx, keys["visuals"], visuals)
+    _store_json(ctx, keys["notes"], notes)
     ctx.on_progress(1.0)
     return keys
+
+
+def post_caption(script: Script, credit: str) -> str:
+    """The text to post with the video: the script's caption (or its title), its hashtags,
+    and the stock providers' credit line where footage came from them."""
+    tags = " ".join(tag if tag.startswith("#") else f"#{tag}" for tag in script.hashtags)
+    lines = [" ".join(part for part in ((script.caption or script.title).strip(), tags) if part)]
+    if credit:
+        lines.append(credit)
+    return "\n".join(line for line in lines if line)
+
+
+def script_notes(media: MediaStorage, artifacts: dict[str, str]) -> dict[str, Any]:
+    """A job's notes.json (empty for jobs made before there were notes)."""
+    if "notes" not in artifacts:
+        return {}
+    try:
+        data = json.loads(media.read_bytes(artifacts["notes"]))
+    except (MediaMissing, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _untitled_clip(source: object) -> bool:
@@ -184,7 +236,7 @@ def resolve_product_images(ctx: StageContext, job: JobInput, products: tuple[Pro
                 raise StageError("script", "image_refused", "no picture of the product could "
                                  "be used: " + "; ".join(refused))
             resolved.append(replace(product, images=tuple(keys)))
-            visuals += [{"key": key, "kind": "still"} for key in keys]
+            visuals += [{"key": key, "kind": "still", "source": "product"} for key in keys]
     return tuple(resolved), visuals
 
 
@@ -212,6 +264,7 @@ def run_voice(ctx: StageContext, job: JobInput) -> dict[str, str]:
         raise StageError("voice", "no_speech",
                          "the clip has no speech to keep and no product fields to write a "
                          "voiceover from; send product fields or transcribe: false")
+    started = time.perf_counter()
     options = job_voice_options(ctx.settings, job.options)
     defaults = voice_defaults(ctx.settings)
     choice = resolve_voice(options, script.language, defaults)
@@ -225,6 +278,9 @@ def run_voice(ctx: StageContext, job: JobInput) -> dict[str, str]:
     )
     ctx.media.put_file(keys["voice_wav"], local_wav)
     _store_json(ctx, keys["voiceover"], {**voiceover.to_dict(), "voice": choice.name})
+    ctx.record_usage(Usage(provider=choice.engine, operation="voice",
+                           units=round(voiceover.duration, 3), unit="speech_seconds",
+                           seconds=round(time.perf_counter() - started, 3)))
     return keys
 
 
@@ -311,6 +367,7 @@ def run_render(ctx: StageContext, job: JobInput) -> dict[str, str]:
     """Everything so far → video.mp4, checked against the preset before it is passed on."""
     keys = outputs_of("render", job.job_id)
     local_mp4 = ctx.scratch / "video.mp4"
+    started, cpu_before = time.perf_counter(), _cpu_seconds()
     timeline = job_timeline(ctx, job)
     quality = job.options.get("quality", "standard")
     used = RENDERER.render(timeline, ctx.scratch / "work", local_mp4,
@@ -324,7 +381,17 @@ def run_render(ctx: StageContext, job: JobInput) -> dict[str, str]:
             raise StageError("render", "bad_output",
                              "the rendered video misses the preset: " + "; ".join(problems))
     ctx.media.put_file(keys["video"], local_mp4)
+    ctx.record_usage(Usage(provider="ffmpeg", operation="render",
+                           units=round(_cpu_seconds() - cpu_before, 3), unit="cpu_seconds",
+                           seconds=round(time.perf_counter() - started, 3)))
     return keys
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and the tools it ran and waited for (ffmpeg)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    tools = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + tools.ru_utime + tools.ru_stime
 
 
 def export_publisher(ctx: StageContext) -> Publisher:
@@ -339,6 +406,7 @@ def run_publish(ctx: StageContext, job: JobInput) -> dict[str, str]:
     script = _load_script(ctx, job)
     voiceover = _load_voiceover(ctx, job)
     captions = json.loads(ctx.media.read_bytes(job.artifacts["captions_json"]))
+    notes = script_notes(ctx.media, job.artifacts)
     sidecar = {
         "job_id": job.job_id,
         "preset": job.preset,
@@ -347,7 +415,10 @@ def run_publish(ctx: StageContext, job: JobInput) -> dict[str, str]:
         "captions": captions,
         "durations": {"voice": voiceover.duration,
                       "scenes": [s.end - s.start for s in voiceover.scenes]},
-        "post": {"caption": f"{script.title} {' '.join(script.hashtags)}".strip()},
+        "post": {"caption": post_caption(script, notes.get("credit") or "")},
+        "generator": notes.get("generator", "template"),
+        "warnings": notes.get("warnings", []),
+        "attribution": notes.get("attribution", []),
     }
     publisher = export_publisher(ctx)
     idempotency_key = f"{job.job_id}:{publisher.name}"
@@ -367,7 +438,7 @@ def run_publish(ctx: StageContext, job: JobInput) -> dict[str, str]:
 
 
 _OUTPUTS: dict[str, dict[str, str]] = {
-    "script": {"script": "script.json", "visuals": "visuals.json"},
+    "script": {"script": "script.json", "visuals": "visuals.json", "notes": "notes.json"},
     "voice": {"voice_wav": "voice.wav", "voiceover": "voiceover.json"},
     "captions": {"captions_ass": "captions.ass", "captions_srt": "captions.srt",
                  "captions_vtt": "captions.vtt", "captions_json": "captions.json"},

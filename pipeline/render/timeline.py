@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.render.presets import Preset
-from pipeline.types import Script, StageError, Voiceover
+from pipeline.types import GENERATED_VISUAL, Script, StageError, Voiceover
 
 # Visuals change at least this often; a longer scene is shown as several visuals.
 MAX_VISUAL_SECONDS = 5.5
@@ -205,14 +205,15 @@ def build_timeline(
 
 def _media_per_visual(script: Script, owners: list[int], count: int) -> list[int | None]:
     """Which media item each visual shows: a scene that names its visuals shows those, the
-    others take the media in turn; the end card (and a video without media) is generated."""
+    others take the media in turn; the end card, a video without media and a scene that names
+    GENERATED_VISUAL are generated."""
     chosen: list[int | None] = []
     turn, within = 0, 0
     for i, owner in enumerate(owners):
         within = within + 1 if i > 0 and owners[i - 1] == owner else 0
-        own = script.scenes[owner].visuals if 0 <= owner < len(script.scenes) else ()
-        own = tuple(v for v in own if 0 <= v < count)
-        if owner < 0 or count == 0:
+        named = script.scenes[owner].visuals if 0 <= owner < len(script.scenes) else ()
+        own = tuple(v for v in named if 0 <= v < count)
+        if owner < 0 or count == 0 or named == (GENERATED_VISUAL,):
             chosen.append(None)
         elif own:
             chosen.append(own[within % len(own)])

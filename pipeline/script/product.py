@@ -112,7 +112,7 @@ def _single(product: Product, source: ProductSource, lang: Language) -> Script:
     brand = clean_text(product.brand)
     digest = _digest(product.id, product.title)
     domain = domain_of(product.link)
-    price, was, percent = _prices(product, lang.code)
+    price, was, percent = sale_prices(product, lang.code)
     words = lang.words
 
     hook_visuals = (0,) if product.images else ()
@@ -252,7 +252,7 @@ def _compilation(source: ProductSource, lang: Language) -> Script:
     offset = 0
     for k, product in enumerate(products, start=1):
         short = fit_title(product.title, SHORT_TITLE_CHARS, SHORT_TITLE_WORDS, lang)
-        price, was, percent = _prices(product, lang.code)
+        price, was, percent = sale_prices(product, lang.code)
         if words is None:
             price_line = price
         elif percent is not None:
@@ -351,7 +351,7 @@ def _fill(template: str, lang: Language, **slots: object) -> str:
     return template.format(**slots)
 
 
-def _prices(product: Product, language: str) -> tuple[str, str, int | None]:
+def sale_prices(product: Product, language: str) -> tuple[str, str, int | None]:
     """(what it costs now, its regular price when on sale, the saving in percent)."""
     percent = product.saving_percent
     if percent is not None and product.price is not None and product.sale_price is not None:

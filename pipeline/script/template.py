@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from typing import Protocol
 
@@ -10,7 +9,7 @@ from pipeline.script.templates import TEMPLATES
 from pipeline.sources.product import ProductSource
 from pipeline.text.clean import clean_text, has_words
 from pipeline.text.language import base_language, detect_language
-from pipeline.types import IdeaSource, Scene, Script, StageError
+from pipeline.types import IdeaSource, Scene, Script, ScriptSource, StageError
 
 _TRAILING_PUNCTUATION = ".!?。！？…,;:؟"
 
@@ -40,7 +39,10 @@ def _hashtags(topic: str, limit: int = 3) -> tuple[str, ...]:
 
 
 class TemplateScriptGenerator:
-    """Offline, deterministic scripts from a one-line idea: the default generator."""
+    """Offline, deterministic scripts from an idea and the user's points: the generator
+    without an LLM. It says only what it was given: the idea as the hook, each point as a
+    scene, and a call to action; without points the video is short rather than padded with
+    filler (configure an LLM, or send points, for a full script)."""
 
     name = "template"
 
@@ -49,44 +51,53 @@ class TemplateScriptGenerator:
         return True
 
     def generate(self, source: IdeaSource) -> Script:
-        """Write a 30-second-ish script around the idea, in the idea's language.
+        """Write the script in the idea's language.
 
-        Languages without template words get the idea alone: the script never mixes
-        languages, since one voice reads all of it.
+        Languages without template words get no spoken call to action: the script never
+        mixes languages, since one voice reads all of it.
         """
         idea = clean_text(source.idea)
         if not has_words(idea):
             raise StageError("script", "empty_idea",
                              "the idea has no words left once emoji and symbols are removed; "
                              "describe it in a few words")
-        language = base_language(source.language) if source.language else detect_language(idea)
+        points = [clean_text(point) for point in source.points]
+        points = [_sentence(point) for point in points if has_words(point)]
+        language = base_language(source.language) if source.language else detect_language(
+            " ".join([idea, *points]))
         topic = idea.rstrip(_TRAILING_PUNCTUATION).strip() or idea
-        ends_as_question = idea.endswith(("?", "？", "؟"))
-        # A question keeps its own question mark (？ and ؟ included); anything else ends in ".".
-        opening = f"{topic}{idea[-1]}" if ends_as_question else f"{topic}."
+        scenes = [Scene(narration=_sentence(idea), headline=topic)]
+        scenes += [Scene(narration=point, headline=_headline(point)) for point in points]
         words = TEMPLATES.get(language)
-        if words is None:
-            return Script(title=topic, scenes=(Scene(narration=opening, headline=topic),),
-                          call_to_action="", hashtags=_hashtags(topic), language=language)
-        digest = int(hashlib.sha256(topic.encode()).hexdigest(), 16)
-        beats = words.beats[digest % len(words.beats)]
-        scenes = [Scene(narration=f"{opening} {words.lead_in}", headline=topic)]
-        scenes += [Scene(narration=line, headline=headline) for line, headline in beats]
-        scenes.append(Scene(narration=words.call_to_action,
-                            headline=words.call_to_action_headline))
-        return Script(
-            title=topic,
-            scenes=tuple(scenes),
-            call_to_action=words.call_to_action_headline,
-            hashtags=_hashtags(topic),
-            language=language,
-        )
+        if words is not None:
+            scenes.append(Scene(narration=words.call_to_action,
+                                headline=words.call_to_action_headline))
+        return Script(title=topic, scenes=tuple(scenes),
+                      call_to_action=words.call_to_action_headline if words else "",
+                      hashtags=_hashtags(topic), language=language)
 
 
-def generate_script(source: IdeaSource | ProductSource,
+def _sentence(text: str) -> str:
+    """The text as one spoken sentence: a question keeps its own mark (？ and ؟ included),
+    anything else ends in a single full stop."""
+    if text.endswith(("?", "？", "؟")):
+        return text
+    return f"{text.rstrip(_TRAILING_PUNCTUATION).strip() or text}."
+
+
+def _headline(point: str, max_words: int = 6) -> str:
+    """A point's first words, for the screen."""
+    words = point.rstrip(_TRAILING_PUNCTUATION).split()
+    return " ".join(words[:max_words]) + ("…" if len(words) > max_words else "")
+
+
+def generate_script(source: IdeaSource | ProductSource | ScriptSource,
                     generator: ScriptGenerator | None = None) -> Script:
     """Run the script stage with the given generator; by default the offline template of the
-    source's kind (an idea, or a product and a compilation of products)."""
+    source's kind (an idea, or a product and a compilation of products). A user's own script
+    is spoken as written, whatever the generator."""
+    if isinstance(source, ScriptSource):
+        return source.script
     if generator is not None:
         return generator.generate(source)  # type: ignore[arg-type]
     if isinstance(source, ProductSource):

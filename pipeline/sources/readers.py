@@ -1,7 +1,7 @@
 """Read a job's source into what the script stage works from.
 
-Every type of source becomes either an `IdeaSource` or a `ProductSource`; the script stage
-never sees the shape a user sent.
+Every type of source becomes an `IdeaSource`, a `ProductSource` or a `ScriptSource`; the
+script stage never sees the shape a user sent.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from pipeline.sources.product import Product, ProductSource, product_from_fields
-from pipeline.types import IdeaSource, StageError
+from pipeline.types import IdeaSource, Scene, Script, ScriptSource, StageError
 
-NormalisedSource = IdeaSource | ProductSource
+NormalisedSource = IdeaSource | ProductSource | ScriptSource
 
 
 class SourceReader(Protocol):
@@ -35,8 +35,33 @@ class IdeaReader:
     type = "idea"
 
     def read(self, source: dict[str, Any], language: str | None) -> IdeaSource:
-        """The idea text and language."""
-        return IdeaSource(idea=source["idea"], language=language)
+        """The idea text, its points and language."""
+        return IdeaSource(idea=source["idea"], language=language,
+                          points=tuple(source.get("points") or ()))
+
+
+class ScriptReader:
+    """`{"type": "script", "title", "scenes": [{"narration", "headline", "search_terms",
+    "media"}], "call_to_action", "hashtags"}`: the user's own words. A scene's media are
+    its visuals: the API lists every scene's uploads, in order, as the job's media."""
+
+    type = "script"
+
+    def read(self, source: dict[str, Any], language: str | None) -> ScriptSource:
+        """The script as written (the language is the job's, detected from the narration)."""
+        scenes, shown = [], 0
+        for scene in source["scenes"]:
+            count = len(scene.get("media") or ())
+            scenes.append(Scene(narration=scene["narration"].strip(),
+                                headline=(scene.get("headline") or "").strip(),
+                                search_terms=tuple(scene.get("search_terms") or ()),
+                                visuals=tuple(range(shown, shown + count))))
+            shown += count
+        title = (source.get("title") or "").strip() or scenes[0].headline
+        hashtags = tuple(f"#{tag.lstrip('#')}" for tag in source.get("hashtags") or ())
+        return ScriptSource(Script(title=title, scenes=tuple(scenes),
+                                   call_to_action=(source.get("call_to_action") or "").strip(),
+                                   hashtags=hashtags, language=language or "en"))
 
 
 def _product(fields: dict[str, Any]) -> Product:
@@ -102,7 +127,8 @@ class ClipReader:
 
 READERS: dict[str, SourceReader] = {
     reader.type: reader
-    for reader in (IdeaReader(), ProductReader(), CollectionReader(), ClipReader())
+    for reader in (IdeaReader(), ScriptReader(), ProductReader(), CollectionReader(),
+                   ClipReader())
 }
 
 

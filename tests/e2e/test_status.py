@@ -93,8 +93,8 @@ def test_status_json_shows_pools_and_stalled_job(status_env: dict[str, str]) -> 
     assert set(report["queues"]) == {"cpu", "gpu"}
     assert all(isinstance(depth, int) and depth >= 0 for depth in report["queues"].values())
     assert isinstance(report["unacked"], int)
-    assert report["jobs"] == {"queued": 1, "running": 1, "succeeded_24h": 0, "failed_24h": 0,
-                              "canceled_24h": 0}
+    assert report["jobs"] == {"queued": 1, "running": 1, "awaiting_review": 0,
+                              "succeeded_24h": 0, "failed_24h": 0, "canceled_24h": 0}
 
     assert [(s["job_id"], s["stage"], s["worker"], s["code"], s["next_step"])
             for s in report["stalled"]] == [

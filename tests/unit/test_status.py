@@ -46,6 +46,15 @@ def test_format_status_shows_every_part() -> None:
                          "(reconciler: redispatch)"]
 
 
+def test_format_status_counts_jobs_awaiting_review() -> None:
+    """Jobs waiting for a person's approval get a line of their own, right after the counts."""
+    report = _report(jobs={"queued": 0, "running": 0, "awaiting_review": 3, "succeeded_24h": 0,
+                           "failed_24h": 0})
+    assert format_status(report).splitlines()[3] == (
+        "review    3 job(s) awaiting approval of their script")
+    assert "review " not in format_status(_report())
+
+
 def test_format_status_names_what_could_not_be_reached() -> None:
     """A part that was unreachable is left out and its problem printed instead."""
     report = _report(queues=None, unacked=None, workers=None, running=[], stalled=[],
@@ -75,8 +84,8 @@ def test_status_command_in_embedded_mode(tmp_path: Path, monkeypatch: pytest.Mon
     report = json.loads(result.stdout)
     assert report["mode"] == "embedded" and report["problems"] == []
     assert report["queues"] is None and report["workers"] is None
-    assert report["jobs"] == {"queued": 0, "running": 0, "succeeded_24h": 0, "failed_24h": 0,
-                              "canceled_24h": 0}
+    assert report["jobs"] == {"queued": 0, "running": 0, "awaiting_review": 0,
+                              "succeeded_24h": 0, "failed_24h": 0, "canceled_24h": 0}
 
 
 def test_status_command_names_an_unreachable_broker(tmp_path: Path,

@@ -99,7 +99,8 @@ def test_price_quality_and_sale_price_are_stored_exactly(api: Api) -> None:
 def test_plain_job_stores_no_media_price_quality_or_brand(api: Api) -> None:
     """Without the new fields the options are just language, voice and captions."""
     job = _accepted(api, _body())
-    assert job.options == {"language": "en", "voice": {}, "captions": {}}
+    assert job.options == {"language": "en", "voice": {}, "captions": {}, "review": False,
+                           "script": {}, "visuals": "auto"}
     assert job.source == {"type": "idea", "idea": IDEA}
 
 

@@ -56,7 +56,8 @@ def tiny_german_voice(services: Services) -> Path:
 def test_job_without_options_stores_detected_english(api: Api, services: Services) -> None:
     """A plain English idea is stored with language "en" and empty voice and caption options."""
     job_id = _accepted(api, _body())
-    assert _options(services, job_id) == {"language": "en", "voice": {}, "captions": {}}
+    assert _options(services, job_id) == {"language": "en", "voice": {}, "captions": {},
+                                          "review": False, "script": {}, "visuals": "auto"}
 
 
 def test_german_idea_is_detected_as_german(api: Api, services: Services) -> None:
@@ -83,7 +84,8 @@ def test_voice_and_caption_options_are_stored(api: Api, services: Services) -> N
                 "outline": "000000", "uppercase": True, "position": 0.7, "timing": "whisper"}
     job_id = _accepted(api, _body(voice=voice, captions=captions))
     assert _options(services, job_id) == {"language": "en", "voice": voice,
-                                          "captions": captions}
+                                          "captions": captions, "review": False,
+                                          "script": {}, "visuals": "auto"}
 
 
 def test_stored_voice_options_are_what_the_worker_reads(api: Api, services: Services) -> None:

@@ -62,7 +62,8 @@ def test_new_account_lists_its_empty_default_profile(api: Api) -> None:
         "id": api.account.profile_id, "name": "Default", "is_default": True,
         "voice": {}, "captions": {}, "brand": {}, "quality": None, "call_to_action": None,
         "logo": False,
-        "music": []}]}
+        "music": [], "script": {}, "visuals": "auto", "review": False, "llm": {},
+        "llm_api_key_set": False, "pexels_api_key_set": False, "pixabay_api_key_set": False}]}
 
 
 def test_default_profile_is_listed_first(api: Api, services: Services) -> None:
@@ -95,7 +96,9 @@ def test_patch_sets_voice_and_caption_defaults(api: Api, services: Services) -> 
                              "voice": {"speed": 1.2},
                              "captions": {"highlight": "#FF0000", "uppercase": True},
                              "brand": {}, "quality": None, "call_to_action": None,
-                             "logo": False, "music": []}
+                             "logo": False, "music": [], "script": {}, "visuals": "auto",
+                             "review": False, "llm": {}, "llm_api_key_set": False,
+                             "pexels_api_key_set": False, "pixabay_api_key_set": False}
     assert _settings(services, profile_id) == {
         "voice": {"speed": 1.2}, "captions": {"highlight": "#FF0000", "uppercase": True}}
     listed = api.get("/v1/profiles").json["profiles"][0]
@@ -203,7 +206,8 @@ def test_job_without_options_stores_the_profiles_defaults(api: Api, services: Se
            {"voice": {"speed": 1.2}, "captions": {"highlight": "#FF0000", "uppercase": True}})
     options = _job_options(api, services, _body())
     assert options == {"language": "en", "voice": {"speed": 1.2},
-                       "captions": {"highlight": "#FF0000", "uppercase": True}}
+                       "captions": {"highlight": "#FF0000", "uppercase": True},
+                       "review": False, "script": {}, "visuals": "auto"}
 
 
 def test_request_options_merge_with_profile_key_by_key(api: Api, services: Services) -> None:
