@@ -25,11 +25,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _answer() -> str:
     scenes = [("Cold water pulls out fewer bitter compounds from the beans than hot water "
-               "ever could, so the cup tastes rounder.", "Fewer bitter notes", ["cold brew"]),
+               "ever could, so the cup tastes rounder.", "Fewer bitter notes",
+               ["cold brew", "coffee beans"]),
               ("The coffee steeps for twelve to twenty four hours, slowly and gently, in the "
-               "fridge.", "A slow steep", ["coffee steeping"]),
-              ("Less acid reaches the cup, which is why it feels so smooth on the tongue.",
-               "Less acid", ["iced coffee"])]
+               "fridge.", "A slow steep", ["coffee steeping", "fridge"]),
+              ("Less acid reaches the cup, which is why it feels so smooth and mellow on the "
+               "tongue, even without any milk or sugar added.",
+               "Less acid", ["iced coffee", "coffee cup"])]
     return json.dumps({"hook": "Why does cold brew taste so smooth?",
                        "scenes": [{"narration": n, "headline": h, "search_terms": t}
                                   for n, h, t in scenes],
