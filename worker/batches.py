@@ -161,9 +161,17 @@ def fingerprint(fields: dict[str, Any], look: dict[str, Any], preset: str) -> st
 
 
 def _look(options: dict[str, Any]) -> dict[str, Any]:
-    """The parts of the job options that change a video (not, say, the language detection)."""
-    return {name: options.get(name) for name in ("voice", "captions", "brand", "quality",
+    """The parts of the job options that change a video (not, say, the language detection).
+
+    How the script is written and what it shows count only once they differ from the
+    defaults, so that feeds fingerprinted before those options existed stay unchanged.
+    """
+    look = {name: options.get(name) for name in ("voice", "captions", "brand", "quality",
                                                  "call_to_action", "language")}
+    for name, default in (("script", {}), ("visuals", "auto"), ("llm", {})):
+        if options.get(name) not in (None, default):
+            look[name] = options[name]
+    return look
 
 
 class _Ingest:

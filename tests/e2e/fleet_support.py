@@ -26,6 +26,7 @@ from bench.fleet import fresh_database
 from store.settings import ENV_VARS, split_media_url
 from tests.conftest import POSTGRES_ADMIN_URL, REDIS_SERVER_URL
 from tests.e2e.conftest import _stop, _wait_for_workers, free_port
+from tests.support.ideas import idea_source
 from tests.support.s3 import S3Server, start_s3_server, stop_s3_server
 
 REPO = Path(__file__).resolve().parents[2]
@@ -401,7 +402,7 @@ class LocalFleet:
 
     def submit_draft(self, idea: str) -> str:
         response = requests.post(f"{self.base_url}/v1/jobs", headers=self.headers(), timeout=10,
-                                 json={"source": {"type": "idea", "idea": idea},
+                                 json={"source": idea_source(idea),
                                        "quality": "draft"})
         assert response.status_code == 202, response.text
         return response.json()["id"]

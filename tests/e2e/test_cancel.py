@@ -12,6 +12,7 @@ import requests
 from sqlalchemy.engine import make_url
 
 from tests.e2e.conftest import Fleet
+from tests.support.ideas import idea_source
 
 pytestmark = pytest.mark.slow
 IDEA = ("Three ways to keep basil alive on a windowsill: light, water from below, and "
@@ -36,7 +37,7 @@ def _ffmpeg_pids_of(job_id: str) -> list[int]:
 
 def _submit(fleet: Fleet, idea: str) -> str:
     response = requests.post(f"{fleet.base_url}/v1/jobs", headers=fleet.headers(), timeout=10,
-                             json={"source": {"type": "idea", "idea": idea}, "preset": "tiktok"})
+                             json={"source": idea_source(idea), "preset": "tiktok"})
     assert response.status_code == 202, response.text
     return response.json()["id"]
 

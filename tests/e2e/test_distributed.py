@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 
 from bench.fleet import VIDEOFACTORY
 from tests.e2e.conftest import Fleet
+from tests.support.ideas import idea_source
 from tests.support.media import (
     band_difference,
     frame_at,
@@ -36,7 +37,7 @@ def _progress_row(database_url: str, job_id: str) -> tuple[str, int]:
 def test_idea_to_video_through_the_fleet(fleet: Fleet, tmp_path) -> None:
     """A submitted idea is scripted, voiced, captioned, rendered and published by real workers."""
     submitted = requests.post(f"{fleet.base_url}/v1/jobs", headers=fleet.headers(), timeout=10,
-                              json={"source": {"type": "idea", "idea": IDEA}, "preset": "tiktok"})
+                              json={"source": idea_source(IDEA), "preset": "tiktok"})
     assert submitted.status_code == 202, submitted.text
     job = submitted.json()
     assert job["status"] == "queued"

@@ -22,6 +22,7 @@ from bench.fleet import fresh_database
 from store.migrate import upgrade
 from tests.conftest import POSTGRES_ADMIN_URL
 from tests.e2e.conftest import VIDEOFACTORY, _start, _stop, _wait_for_workers, free_port
+from tests.support.ideas import idea_source
 from tests.support.tiny_piper import build_tiny_piper_voice
 
 pytestmark = pytest.mark.slow
@@ -55,6 +56,8 @@ class FaultFleet:
         proc.wait()
 
     def submit(self, body: dict) -> str:
+        if body["source"].get("type") == "idea":  # timed faults need stages that take a while
+            body = {**body, "source": idea_source(body["source"]["idea"])}
         response = requests.post(f"{self.base_url}/v1/jobs", json=body, headers=self.headers(),
                                  timeout=10)
         assert response.status_code == 202, response.text

@@ -22,6 +22,7 @@ import psycopg
 import pytest
 import requests
 
+from tests.support.ideas import idea_source
 from tests.support.netns import (
     Host,
     Network,
@@ -218,7 +219,7 @@ def test_a_cut_cpu_host_hands_its_render_to_the_other(fleet: Fleet) -> None:
     """The job succeeds across hosts; a cut host's render is taken over in time, and once the
     host is back its stale run writes, records and publishes nothing."""
     response = requests.post(f"{fleet.base_url}/v1/jobs", headers=fleet.headers, timeout=30,
-                             json={"source": {"type": "idea", "idea": IDEA},
+                             json={"source": idea_source(IDEA),
                                    "preset": "tiktok"})
     assert response.status_code == 202, response.text
     job_id = response.json()["id"]

@@ -18,6 +18,7 @@ from bench.fleet import private_redis_db
 from store.migrate import upgrade
 from tests.conftest import REDIS_SERVER_URL
 from tests.e2e.conftest import VIDEOFACTORY, _start, _stop, _wait_for_workers, free_port
+from tests.support.ideas import idea_source
 
 pytestmark = pytest.mark.slow
 PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"))), None)
@@ -105,7 +106,7 @@ def test_render_survives_a_postgres_outage(cluster: Cluster, own_redis_url: str,
     try:
         _wait_for_workers(env, ["cpu-out", "gpu-out"])
         job_id = requests.post(f"{base}/v1/jobs", headers=headers, timeout=10, json={
-            "source": {"type": "idea", "idea": "Why cold brew tastes smoother"}}).json()["id"]
+            "source": idea_source("Why cold brew tastes smoother")}).json()["id"]
         deadline = time.monotonic() + 300
         while requests.get(f"{base}/v1/jobs/{job_id}", headers=headers,
                            timeout=10).json()["stages"]["render"]["status"] != "running":

@@ -337,6 +337,11 @@ def test_a_changed_look_makes_everything_again(api: Api, queue: QueueOnly,
     assert [i.status for i in other_preset.items] == ["job", "job"]
     assert [i.status for i in other_quality.items] == ["job", "job"]
     assert job_count(services) == 6
+    # The script's generator and the visuals shape it too; their defaults change nothing.
+    same = run(api, queue, services, url, tmp_path, visuals="auto", script={})
+    assert [i.status for i in same.items] == ["unchanged", "unchanged"]
+    other_visuals = run(api, queue, services, url, tmp_path, visuals="generated")
+    assert [i.status for i in other_visuals.items] == ["job", "job"]
 
 
 def test_equal_bytes_are_stored_once(api: Api, queue: QueueOnly, services: Services,
