@@ -17,6 +17,7 @@ from sqlalchemy import select
 from api.auth import require_account
 from api.context import db_session, services
 from api.errors import ApiError
+from api.publish_settings import SECRET_FIELDS, merge_publish, publish_public
 from api.schemas import LLMSettingsIn, ProfileUpdate, json_body
 from api.sources import is_http_url
 from api.uploads import media_errors, media_tools, receive_body, stored_name
@@ -77,6 +78,8 @@ def profile_public(profile: Profile) -> dict[str, Any]:
             "music": music_names(profile.id),
             "script": settings.get("script") or {}, "visuals": settings.get("visuals") or "auto",
             "review": bool(settings.get("review")), "llm": settings.get("llm") or {},
+            "hashtags": settings.get("hashtags") or [],
+            "publish": publish_public(settings),
             # Secrets are write-only: whether each is set, never its value.
             **{f"{name}_set": bool((settings.get("secrets") or {}).get(name))
                for name in PROFILE_SECRETS}}
@@ -128,6 +131,10 @@ def update_profile(profile_id: str) -> ResponseReturnValue:
         settings["review"] = update.review
     if update.llm is not None:
         settings["llm"] = _llm_settings(settings.get("llm") or {}, update.llm)
+    if update.hashtags is not None:
+        settings["hashtags"] = [tag.lstrip("#") for tag in update.hashtags]
+    if update.publish is not None:
+        settings["publish"] = merge_publish(settings.get("publish") or {}, update.publish)
     secrets = _new_secrets(update)
     if secrets:
         settings["secrets"] = _sealed(settings.get("secrets") or {}, secrets)
@@ -160,8 +167,12 @@ def _llm_settings(current: dict[str, Any], update: LLMSettingsIn) -> dict[str, A
 
 def _new_secrets(update: ProfileUpdate) -> dict[str, str]:
     """The secrets the update sets ("" removes one), by name."""
+    postiz = update.publish.postiz if update.publish else None
+    webhook = update.publish.webhook if update.publish else None
     found = {"pexels_api_key": update.pexels_api_key, "pixabay_api_key": update.pixabay_api_key,
-             "llm_api_key": update.llm.api_key if update.llm else None}
+             "llm_api_key": update.llm.api_key if update.llm else None,
+             "postiz_api_key": postiz.api_key if postiz else None,
+             "webhook_secret": webhook.secret if webhook else None}
     return {name: value.strip() for name, value in found.items() if value is not None}
 
 
@@ -173,7 +184,7 @@ def _sealed(current: dict[str, str], changes: dict[str, str]) -> dict[str, str]:
             sealed.pop(name, None)
             continue
         if not box.available:
-            field = "llm.api_key" if name == "llm_api_key" else name
+            field = SECRET_FIELDS.get(name, name)
             raise ApiError(422, "secrets_unavailable",
                            f"{field}: this server cannot keep secrets: its operator must set "
                            "SECRET_KEY first", field)

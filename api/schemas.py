@@ -179,6 +179,85 @@ class LLMSettingsIn(BaseModel):
     api_key: Annotated[OneLine, Field(max_length=500)] | None = None
 
 
+class TikTokSettingsIn(BaseModel):
+    """How a brand's TikTok posts go out (Postiz's TikTok settings)."""
+
+    model_config = ConfigDict(extra="forbid")
+    privacy_level: Literal["PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR",
+                           "SELF_ONLY"] | None = None
+    duet: bool | None = None
+    stitch: bool | None = None
+    comment: bool | None = None
+    video_made_with_ai: bool | None = None
+    brand_content_toggle: bool | None = None
+    brand_organic_toggle: bool | None = None
+    content_posting_method: Literal["DIRECT_POST", "UPLOAD"] | None = None
+
+
+class YouTubeSettingsIn(BaseModel):
+    """A brand's YouTube posts: the title from a template ({title}, {brand}), visibility."""
+
+    model_config = ConfigDict(extra="forbid")
+    title_template: Annotated[OneLine, Field(min_length=1, max_length=100)] | None = None
+    visibility: Literal["public", "private", "unlisted"] | None = None
+    made_for_kids: bool | None = None
+
+
+class InstagramSettingsIn(BaseModel):
+    """A single video posted as `post` becomes a Reel."""
+
+    model_config = ConfigDict(extra="forbid")
+    post_type: Literal["post", "story"] | None = None
+
+
+class PostingWindowIn(BaseModel):
+    """When posts may go out: days (`mon-sun`, `mon-fri`, `sat,sun`) and local times."""
+
+    model_config = ConfigDict(extra="forbid")
+    days: str = Field(default="mon-sun", pattern=r"^(mon|tue|wed|thu|fri|sat|sun)"
+                      r"([-,](mon|tue|wed|thu|fri|sat|sun))*$")
+    start: str = Field(alias="from", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    end: str = Field(alias="to", pattern=r"^([01]\d|2[0-4]):[0-5]\d$")
+
+
+Platform = Literal["tiktok", "youtube", "instagram"]
+
+
+class PostizSettingsIn(BaseModel):
+    """A brand's Postiz: where, the write-only key, which channel per platform, and when."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    base_url: Annotated[OneLine, Field(max_length=500)] | None = None  # "" clears
+    api_key: Annotated[OneLine, Field(max_length=500)] | None = None
+    type: Literal["draft", "schedule", "now"] | None = None
+    # Platform -> Postiz integration id ("" unlinks the platform).
+    integrations: dict[Platform, Annotated[OneLine, Field(max_length=100)]] | None = None
+    tiktok: TikTokSettingsIn | None = None
+    youtube: YouTubeSettingsIn | None = None
+    instagram: InstagramSettingsIn | None = None
+    windows: list[PostingWindowIn] | None = Field(default=None, max_length=14)
+    timezone: Annotated[OneLine, Field(min_length=1, max_length=64)] | None = None
+    daily_limit: int | None = Field(default=None, ge=1, le=1000)  # posts a day per channel
+    per_hour: int | None = Field(default=None, ge=1, le=10000)  # the organisation's API limit
+    caption_template: Annotated[str, Field(max_length=500)] | None = None
+
+
+class WebhookSettingsIn(BaseModel):
+    """Where a brand's events go; `secret` (write-only) signs them."""
+
+    model_config = ConfigDict(extra="forbid")
+    url: Annotated[OneLine, Field(max_length=2000)] | None = None  # "" clears
+    secret: Annotated[OneLine, Field(max_length=500)] | None = None
+
+
+class PublishSettingsIn(BaseModel):
+    """`{"postiz": {…}, "webhook": {…}}`, merged like the other profile fields."""
+
+    model_config = ConfigDict(extra="forbid")
+    postiz: PostizSettingsIn | None = None
+    webhook: WebhookSettingsIn | None = None
+
+
 class VoiceOptionsIn(BaseModel):
     """How the voiceover sounds; unset fields fall back to the profile, then the settings."""
 
@@ -252,6 +331,8 @@ class ProfileUpdate(BaseModel):
     # Write-only stock keys; "" removes one.
     pexels_api_key: Annotated[OneLine, Field(max_length=500)] | None = None
     pixabay_api_key: Annotated[OneLine, Field(max_length=500)] | None = None
+    publish: PublishSettingsIn | None = None
+    hashtags: list[Hashtag] | None = Field(default=None, max_length=30)
 
 
 _SOURCE_TYPES = frozenset({"idea", "script", "product", "clip", "collection", "feed"})
@@ -260,8 +341,10 @@ _SOURCE_TYPES = frozenset({"idea", "script", "product", "clip", "collection", "f
 def _field(loc: tuple[Any, ...]) -> str:
     # A discriminated union puts the branch's tag into the location: source.product.title
     # is the field source.title to the user.
+    # A bad dict key is reported at `<key>.[key]`: the key itself is the field.
     parts = [part for i, part in enumerate(loc)
-             if not (i > 0 and loc[i - 1] == "source" and part in _SOURCE_TYPES)]
+             if not (i > 0 and loc[i - 1] == "source" and part in _SOURCE_TYPES)
+             and part != "[key]"]
     return ".".join(str(part) for part in parts) or "body"
 
 

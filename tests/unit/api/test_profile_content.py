@@ -196,3 +196,51 @@ def test_stored_profiles_hold_no_clear_secret_in_any_column(api: Api,
                           for row in session.execute(text(f"SELECT * FROM {table}")))
         assert session.scalars(select(Job)).first() is not None
     assert LLM_KEY not in dumped and PEXELS_KEY not in dumped
+
+
+def test_publish_settings_merge_and_keep_their_secrets_sealed(api: Api,
+                                                              services: Services) -> None:
+    body = _patch(api, {"hashtags": ["#coffee", "brew"], "publish": {
+        "postiz": {"base_url": "http://postiz.example:4007/api/public/v1/",
+                   "api_key": "postiz-secret-123", "type": "schedule",
+                   "integrations": {"tiktok": "int_tt", "youtube": "int_yt"},
+                   "tiktok": {"privacy_level": "SELF_ONLY", "duet": False},
+                   "windows": [{"days": "mon-fri", "from": "09:00", "to": "21:00"}],
+                   "timezone": "Europe/Berlin", "daily_limit": 3, "per_hour": 30},
+        "webhook": {"url": "https://hooks.example.com/vf", "secret": "whsec-456"}}})
+    assert body.status_code == 200, body.get_json()
+    publish = body.get_json()["publish"]
+    assert publish["postiz"]["base_url"] == "http://postiz.example:4007/api/public/v1"
+    assert publish["postiz"]["api_key_set"] is True and "api_key" not in publish["postiz"]
+    assert publish["postiz"]["windows"] == [{"days": "mon-fri", "from": "09:00", "to": "21:00"}]
+    assert publish["webhook"] == {"url": "https://hooks.example.com/vf", "secret_set": True}
+    assert body.get_json()["hashtags"] == ["coffee", "brew"]
+    # A later PATCH merges: one integration unlinked, TikTok settings extended.
+    again = _patch(api, {"publish": {"postiz": {"integrations": {"youtube": ""},
+                                                "tiktok": {"comment": True}}}}).get_json()
+    assert again["publish"]["postiz"]["integrations"] == {"tiktok": "int_tt"}
+    assert again["publish"]["postiz"]["tiktok"] == {"privacy_level": "SELF_ONLY",
+                                                    "duet": False, "comment": True}
+    assert again["publish"]["postiz"]["type"] == "schedule"
+    raw = _raw_profile_rows(services)
+    assert "postiz-secret-123" not in raw and "whsec-456" not in raw
+
+
+@pytest.mark.parametrize(("publish", "field"), [
+    ({"postiz": {"base_url": "postiz:4007"}}, "publish.postiz.base_url"),
+    ({"postiz": {"type": "later"}}, "publish.postiz.type"),
+    ({"postiz": {"integrations": {"myspace": "x"}}}, "publish.postiz.integrations.myspace"),
+    ({"postiz": {"windows": [{"days": "mon-fri", "from": "9am", "to": "21:00"}]}},
+     "publish.postiz.windows.0.from"),
+    ({"postiz": {"timezone": "Mars/Olympus"}}, "publish.postiz.timezone"),
+    ({"postiz": {"tiktok": {"privacy_level": "EVERYONE"}}},
+     "publish.postiz.tiktok.privacy_level"),
+    ({"postiz": {"youtube": {"title_template": "x" * 101}}},
+     "publish.postiz.youtube.title_template"),
+    ({"webhook": {"url": "ftp://x"}}, "publish.webhook.url"),
+])
+def test_bad_publish_settings_name_their_field(api: Api, publish: dict[str, Any],
+                                               field: str) -> None:
+    answer = _patch(api, {"publish": publish})
+    assert answer.status_code == 422, answer.get_json()
+    assert answer.get_json()["error"]["field"] == field

@@ -63,7 +63,9 @@ def test_new_account_lists_its_empty_default_profile(api: Api) -> None:
         "voice": {}, "captions": {}, "brand": {}, "quality": None, "call_to_action": None,
         "logo": False,
         "music": [], "script": {}, "visuals": "auto", "review": False, "llm": {},
-        "llm_api_key_set": False, "pexels_api_key_set": False, "pixabay_api_key_set": False}]}
+        "llm_api_key_set": False, "pexels_api_key_set": False, "pixabay_api_key_set": False,
+        "hashtags": [], "publish": {"postiz": {"api_key_set": False},
+                                    "webhook": {"secret_set": False}}}]}
 
 
 def test_default_profile_is_listed_first(api: Api, services: Services) -> None:
@@ -98,7 +100,9 @@ def test_patch_sets_voice_and_caption_defaults(api: Api, services: Services) -> 
                              "brand": {}, "quality": None, "call_to_action": None,
                              "logo": False, "music": [], "script": {}, "visuals": "auto",
                              "review": False, "llm": {}, "llm_api_key_set": False,
-                             "pexels_api_key_set": False, "pixabay_api_key_set": False}
+                             "pexels_api_key_set": False, "pixabay_api_key_set": False,
+                             "hashtags": [], "publish": {"postiz": {"api_key_set": False},
+                                                         "webhook": {"secret_set": False}}}
     assert _settings(services, profile_id) == {
         "voice": {"speed": 1.2}, "captions": {"highlight": "#FF0000", "uppercase": True}}
     listed = api.get("/v1/profiles").json["profiles"][0]
