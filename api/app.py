@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         review,
         uploads,
         voices,
+        webhooks,
     )
 
     context.init_app(app)
@@ -55,5 +56,6 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.register_blueprint(profiles.bp)
     app.register_blueprint(voices.bp)
     app.register_blueprint(uploads.bp)
+    app.register_blueprint(webhooks.bp)
     app.register_blueprint(openapi.bp)
     return app

@@ -289,6 +289,16 @@ def _paths() -> dict[str, Any]:
                 _query("before", {"type": "string"}, "the next_before of the previous page"),
             ]),
         },
+        "/v1/webhooks/deliveries": {"get": _operation(
+            "The account's webhook deliveries, newest first: event, URL, attempts, outcome", {
+                "200": _json({"type": "object", "required": ["deliveries", "next_before"]},
+                             "one page of deliveries"),
+                "422": _error("a bad query parameter"),
+            }, parameters=[
+                _query("status", {"enum": ["pending", "delivered", "failed"]}, "only these"),
+                _query("limit", {"type": "integer", "minimum": 1, "maximum": 100}, "page size"),
+                _query("before", {"type": "string"}, "the next_before of the previous page"),
+            ])},
         "/v1/batches/{batch_id}": {"get": _operation(
             "A batch's status, counts and a page of its items", {
                 "200": _json(_ref("Batch"), "the batch"), "404": _error("no such batch"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine
@@ -13,6 +13,7 @@ from store.dispatch import DispatchMarks, MemoryDispatchMarks, RedisDispatchMark
 from store.locks import MemoryProjectLock, ProjectLock, RedisProjectLock
 from store.media import MediaStorage, build_media
 from store.progress import LiveProgress, MemoryLiveProgress, RedisLiveProgress
+from store.rate_limit import MemoryTokenBucket, RedisTokenBucket, TokenBucket
 from store.settings import Settings
 
 
@@ -28,6 +29,8 @@ class Services:
     locks: ProjectLock
     marks: DispatchMarks
     redis: Any | None = None
+    # Shared limits on what external APIs accept (posts an hour per Postiz organisation).
+    rate_limits: TokenBucket = field(default_factory=MemoryTokenBucket)
 
     def close(self) -> None:
         """Release pooled connections."""
@@ -60,4 +63,5 @@ def build_services(settings: Settings) -> Services:
                     RedisProjectLock(client, settings.redis_key_prefix),
                     RedisDispatchMarks(client, settings.redis_key_prefix,
                                        settings.broker_visibility_timeout),
-                    redis=client)
+                    redis=client,
+                    rate_limits=RedisTokenBucket(client, settings.redis_key_prefix))

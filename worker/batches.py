@@ -38,6 +38,7 @@ from store.services import Services
 from worker.execution import heartbeat_interval
 from worker.remote_media import RemoteMedia, RemoteRefused, fetch_limits
 from worker.routing import INGEST_MARK, STAGE_QUEUES
+from worker.webhooks import emit
 
 log = logging.getLogger(__name__)
 
@@ -406,6 +407,12 @@ def _read_and_write(services: Services, ingest: _Ingest, batch_id: str, resume_a
         batch_store.set_batch_state(session, batch_id, "running", parsed=position,
                                     format=ingest.format)
         session.commit()
+        counts = batch_store.batch_counts(session, batch_id)
+        batch = session.get(Batch, batch_id)
+        status = batch_store.batch_status(batch, counts) if batch else "running"
+    if status != "running":  # nothing to make (all unchanged, or a dry run): done already
+        emit(services, ingest.batch.profile_id, "batch.completed", batch_id,
+             {"batch_id": batch_id, "status": status, "counts": counts})
 
 
 def _fail(services: Services, batch_id: str, parsed: int, code: str, message: str) -> None:

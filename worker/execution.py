@@ -26,7 +26,9 @@ from store.db import DatabaseUnavailable, session_scope
 from store.logs import job_context
 from store.models import Job, Publication, new_id
 from store.progress import ProgressReporter
+from store.publications import PublicationState, find_publication, save_publication
 from store.services import Services
+from worker.job_events import announce_job_end
 from worker.run_media import RunMedia
 from worker.stages import STAGE_ADAPTERS, JobInput, StageContext, outputs_of
 
@@ -240,6 +242,7 @@ def _execute(services: Services, stage: str, job_id: str, worker: str,
                                 "run or a cancel")
                     raise StageSuperseded(f"{stage} of {job_id} was superseded") from exc
                 release_project_lock(services, job_id, project_id)
+                announce_job_end(services, job_id)
                 raise StageFailed(stage, code, message) from exc
             finally:
                 services.media.discard_scratch(scratch)
@@ -276,6 +279,7 @@ def _execute(services: Services, stage: str, job_id: str, worker: str,
         release_project_lock(services, job_id, project_id)
     elif stage == STAGE_NAMES[-1]:
         release_project_lock(services, job_id, project_id)
+        announce_job_end(services, job_id)
     else:
         _mark_dispatch(services, job_id, STAGE_NAMES[STAGE_NAMES.index(stage) + 1])
     return artifacts
@@ -312,6 +316,14 @@ class DatabaseLedger:
             with_database(self.services, insert)
         except IntegrityError:
             log.info("publication %s was already recorded", key)
+
+    def get(self, key: str) -> PublicationState | None:
+        """How far the publication with this key went, if it was started."""
+        return with_database(self.services, lambda s: find_publication(s, key))
+
+    def save(self, state: PublicationState) -> None:
+        """Write down where a publication stands, before the next step outside."""
+        with_database(self.services, lambda s: save_publication(s, self.job_id, state))
 
 
 def _forget_dispatch(services: Services, job_id: str, stage: str) -> None:

@@ -27,6 +27,7 @@ from store.models import Batch, Job, utcnow
 from store.services import Services
 from worker.execution import with_database
 from worker.routing import INGEST_MARK, route_for
+from worker.webhooks import deliver
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +138,10 @@ def reconcile_once(services: Services, dispatcher: Dispatcher) -> list[Action]:
         dispatcher.dispatch(action.job_id, action.stage)
         log.warning("re-dispatched %s of job %s (%s)", action.stage, action.job_id,
                     action.reason)
+    try:
+        deliver(services)  # webhook deliveries whose retry time has come
+    except Exception as exc:  # noqa: BLE001 - the next pass tries again
+        log.warning("webhook deliveries not sent: %s", exc)
     return actions
 
 

@@ -9,7 +9,7 @@ import json
 import resource
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -49,6 +49,7 @@ from pipeline.voice.engines import (
 from pipeline.voice.synthesis import synthesize_script
 from store.costs import Usage
 from store.media import MediaMissing, MediaStorage, artifact_key
+from store.publications import PublicationState
 from store.settings import Settings
 from worker.clip_voice import clip_voiceover
 from worker.remote_media import RemoteMedia, RemoteRefused
@@ -68,7 +69,8 @@ class JobInput:
 
 
 class PublicationLedger(Protocol):
-    """Publications already made, by idempotency key: a retried publish never repeats one."""
+    """Publications already made or under way, by idempotency key: a retried publish never
+    repeats one, and picks up a delivery where the last run stopped."""
 
     def find(self, key: str) -> str | None:
         """Where the publication with this key went, if it was made."""
@@ -76,9 +78,18 @@ class PublicationLedger(Protocol):
     def record(self, key: str, destination: str, location: str) -> None:
         """Remember a publication that was just made."""
 
+    def get(self, key: str) -> PublicationState | None:
+        """How far the publication with this key went, if it was started."""
+
+    def save(self, state: PublicationState) -> None:
+        """Write down where a publication stands, before the next step outside."""
+
 
 class NoLedger:
-    """For callers outside the job system (tools, previews): nothing is remembered."""
+    """For callers outside the job system (tools, previews): remembered in memory only."""
+
+    def __init__(self) -> None:
+        self._states: dict[str, PublicationState] = {}
 
     def find(self, key: str) -> str | None:
         """Nothing was published before."""
@@ -86,6 +97,14 @@ class NoLedger:
 
     def record(self, key: str, destination: str, location: str) -> None:
         """Forget it."""
+
+    def get(self, key: str) -> PublicationState | None:
+        """What this process saved."""
+        return self._states.get(key)
+
+    def save(self, state: PublicationState) -> None:
+        """Kept for this process's life."""
+        self._states[state.key] = state
 
 
 @dataclass(frozen=True)
@@ -96,7 +115,7 @@ class StageContext:
     media: MediaStorage
     scratch: Path
     on_progress: ProgressCallback
-    publications: PublicationLedger = NoLedger()
+    publications: PublicationLedger = field(default_factory=NoLedger)
     # Whether this run still holds the stage's lease: asked before any effect outside storage.
     still_current: Callable[[], bool] = lambda: True
     # Where what the stage used goes (api_costs in the job system; nowhere for tools).

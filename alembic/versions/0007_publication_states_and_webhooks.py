@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("account_id", sa.String(length=40), nullable=False),
         sa.Column("profile_id", sa.String(length=40), nullable=True),
         sa.Column("event", sa.String(length=40), nullable=False),
+        sa.Column("subject", sa.String(length=200), nullable=False),
         sa.Column("url", sa.Text(), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
@@ -47,6 +48,8 @@ def upgrade() -> None:
                                 name=op.f("fk_webhook_deliveries_profile_id_profiles"),
                                 ondelete="SET NULL"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_deliveries")),
+        # One delivery per event of a job, batch or publication, however often it is raised.
+        sa.UniqueConstraint("event", "subject", name="uq_webhook_deliveries_event_subject"),
     )
     with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_webhook_deliveries_account_id"), ["account_id"],

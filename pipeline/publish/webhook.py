@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import re
 import secrets
-import socket
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, cast, get_args
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult
 
 import httpx
 
@@ -30,9 +28,8 @@ from pipeline.sources.fetch import (
     FetchLimits,
     FetchRefused,
     IPAddress,
-    check_address,
-    check_url,
     open_client,
+    resolve_checked,
 )
 
 EventType = Literal["job.succeeded", "job.failed", "batch.completed", "publication.published",
@@ -195,27 +192,7 @@ def _judge(status: int, url: str, seconds: float) -> DeliveryAttempt:
 
 def _checked_target(url: str, allow_hosts: frozenset[str]) -> tuple[SplitResult, list[IPAddress]]:
     """The URL's parts and the addresses to dial, each one checked by the fetcher's rules."""
-    # check_url applies the fetcher's URL rules and messages, but keeps the addresses it
-    # resolved to itself; so resolve again and check exactly the addresses that get dialled.
-    check_url(url, allow_hosts)
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = parts.port or DEFAULT_PORTS[parts.scheme]
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError) as error:
-        raise FetchRefused("unreachable", f"{url}: cannot resolve {host!r} ({error})") from None
-    addresses: list[IPAddress] = []
-    for info in infos:
-        ip = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
-        reason = None if host in allow_hosts else check_address(ip)
-        if reason:
-            raise FetchRefused("blocked_address", f"{url}: {host} is {ip}, a {reason}")
-        if ip not in addresses:
-            addresses.append(ip)
-    if not addresses:
-        raise FetchRefused("unreachable", f"{url}: {host!r} resolves to no address")
-    return parts, addresses
+    return resolve_checked(url, allow_hosts)
 
 
 def _post(client: httpx.Client, parts: SplitResult, addresses: list[IPAddress], url: str,

@@ -149,6 +149,18 @@ def fetch(url: str, out: Path, limits: FetchLimits = FetchLimits(),  # noqa: B00
     return _fetch(client, url, out, limits, etag, last_modified)
 
 
+def resolve_checked(url: str, allow_hosts: frozenset[str] = frozenset()
+                    ) -> tuple[SplitResult, list[IPAddress]]:
+    """Parse `url` and resolve its host once, refusing it as `fetch` would: its parts and the
+    addresses to dial (for callers that send something other than a GET, as webhooks do).
+
+    Raises:
+        FetchRefused: naming the URL and the reason.
+    """
+    parts = _parse(url)
+    return parts, _resolve(parts, url, allow_hosts)
+
+
 def check_url(url: str, allow_hosts: frozenset[str] = frozenset()) -> None:
     """Refuse a URL the fetcher would refuse before it connects (its shape, or a host that
     resolves to a loopback, private, link-local or metadata address), without fetching it.
