@@ -27,6 +27,7 @@ from store import review
 from store.accounts import default_profile, owned_profile
 from store.costs import job_costs
 from store.models import Job, Profile, Project
+from store.publications import job_publications
 from store.settings import Settings
 from worker.execution import release_project_lock
 from worker.routing import STAGE_QUEUES
@@ -319,8 +320,8 @@ def job_public(job: Job, *, with_costs: bool = False) -> dict[str, Any]:
         "video_url": url_for("jobs.get_job_video", job_id=job.id)
         if job.status == "succeeded" else None,
         # What the job used: each LLM call and local stage, and the money in all.
-        **({"costs": job_costs(db_session(), job.id),
-            "content": _content(job)} if with_costs else {}),
+        **({"costs": job_costs(db_session(), job.id), "content": _content(job),
+            "publications": job_publications(db_session(), job.id)} if with_costs else {}),
     }
 
 

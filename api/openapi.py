@@ -86,6 +86,10 @@ _JOB = {
             "description": "GET /v1/jobs/<id> only: what the job used (LLM calls with their "
                            "tokens and prices; seconds of speech; CPU seconds of the render)",
             "properties": {"total_usd": {"type": "string"}, "items": {"type": "array"}}},
+        "publications": {
+            "type": "array", "description": "GET /v1/jobs/<id> only: each destination "
+            "(export_folder, export_store, postiz:<platform>) with its state (pending, "
+            "uploaded, posting, queued, published, failed, rejected), post_id, url, error"},
         "content": {
             "type": "object", "description": "GET /v1/jobs/<id> only: who wrote the script "
             "(template, user, llm:<model>), its warnings, each scene's visual and why, and the "

@@ -28,7 +28,7 @@ def _set_status(services: Services, job_id: str, status: str) -> None:
 
 def test_jobs_are_listed_newest_first_with_their_stages(api: Api) -> None:
     """Every job of the account, newest first, in the same shape as GET /v1/jobs/<id> but for
-    the costs and content, which only the job itself shows."""
+    the costs, content and publications, which only the job itself shows."""
     ids = _submit(api, 3)
     body = api.get("/v1/jobs").get_json()
     assert [job["id"] for job in body["jobs"]] == ids[::-1]
@@ -37,6 +37,7 @@ def test_jobs_are_listed_newest_first_with_their_stages(api: Api) -> None:
     assert single.pop("costs") == {"items": [], "total_usd": "0.000000"}
     assert single.pop("content") == {"generator": None, "warnings": [], "visuals": [],
                                      "attribution": []}  # no script stage has run yet
+    assert single.pop("publications") == []
     assert body["jobs"][0] == single
 
 
