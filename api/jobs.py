@@ -119,6 +119,10 @@ def content_options(body: JobCreate | BatchCreate, stored: dict[str, Any],
     options: dict[str, Any] = {"script": script, "visuals": visuals}
     if llm:
         options["llm"] = llm
+    # Where the finished video is posted, as the profile says now.
+    for name in ("publish", "hashtags"):
+        if stored.get(name):
+            options[name] = stored[name]
     if secrets:
         options["secrets"] = secrets
     return options

@@ -293,6 +293,13 @@ def _paths() -> dict[str, Any]:
                 _query("before", {"type": "string"}, "the next_before of the previous page"),
             ]),
         },
+        "/v1/profiles/{profile_id}/integrations": {"get": _operation(
+            "The channels the profile's Postiz has connected (id, name, identifier)", {
+                "200": _json({"type": "object", "required": ["integrations"]}, "the channels"),
+                "404": _error("no such profile"),
+                "409": _error("the profile has no Postiz URL and key yet"),
+                "502": _error("Postiz refused or did not answer"),
+            }, parameters=[_path_parameter("profile_id")])},
         "/v1/webhooks/deliveries": {"get": _operation(
             "The account's webhook deliveries, newest first: event, URL, attempts, outcome", {
                 "200": _json({"type": "object", "required": ["deliveries", "next_before"]},

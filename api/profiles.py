@@ -21,11 +21,12 @@ from api.publish_settings import SECRET_FIELDS, merge_publish, publish_public
 from api.schemas import LLMSettingsIn, ProfileUpdate, json_body
 from api.sources import is_http_url
 from api.uploads import media_errors, media_tools, receive_body, stored_name
+from pipeline.publish.postiz import PostizClient, PostizError
 from pipeline.render.audio_mix import MUSIC_EXTENSIONS
 from pipeline.sources.inspect import check_audio, check_image
 from store.accounts import owned_profile
 from store.models import Profile
-from store.secrets import PROFILE_SECRETS, SecretBox
+from store.secrets import PROFILE_SECRETS, SecretBox, SecretsUnavailable, SecretUnreadable
 
 bp = Blueprint("profiles", __name__, url_prefix="/v1/profiles")
 
@@ -278,3 +279,33 @@ def delete_music(profile_id: str, name: str) -> ResponseReturnValue:
                        f"no music {name!r}; the profile has: {', '.join(names) or 'none'}")
     services().media.delete(f"{music_dir(profile.id)}/{name}")
     return jsonify({"music": music_names(profile.id)})
+
+
+# --- publishing -------------------------------------------------------------------------
+
+@bp.get("/<profile_id>/integrations")
+@require_account
+def list_integrations(profile_id: str) -> ResponseReturnValue:
+    """The channels the profile's Postiz has connected, to pick one per platform."""
+    profile = _owned(profile_id)
+    settings = profile.settings or {}
+    postiz = ((settings.get("publish") or {}).get("postiz")) or {}
+    sealed = (settings.get("secrets") or {}).get("postiz_api_key")
+    if not (postiz.get("base_url") and sealed):
+        raise ApiError(409, "postiz_not_configured",
+                       "set publish.postiz.base_url and publish.postiz.api_key first")
+    svc = services()
+    try:
+        key = SecretBox.from_settings(svc.settings).open(sealed)
+    except (SecretsUnavailable, SecretUnreadable) as exc:
+        raise ApiError(409, "secret_unreadable", f"publish.postiz.api_key: {exc}",
+                       "publish.postiz.api_key") from None
+    try:
+        with PostizClient(postiz["base_url"], key,
+                          allow_hosts=svc.settings.fetch_allow_hosts) as client:
+            channels = client.integrations()
+    except PostizError as exc:
+        raise ApiError(502, exc.code, f"Postiz answered: {exc.message}") from None
+    return jsonify({"integrations": [
+        {"id": c.id, "name": c.name, "identifier": c.identifier, "disabled": c.disabled,
+         "picture": c.picture} for c in channels]})

@@ -16,8 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import secrets
-import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -35,7 +33,7 @@ from store.batches import EarlierJob, PlannedItem
 from store.media import MediaMissing
 from store.models import Batch
 from store.services import Services
-from worker.execution import heartbeat_interval
+from worker.kept_lock import KeptLock, LockLost
 from worker.remote_media import RemoteMedia, RemoteRefused, fetch_limits
 from worker.routing import INGEST_MARK, STAGE_QUEUES
 from worker.webhooks import emit
@@ -78,55 +76,6 @@ class _Addresses:
         if host is not None:
             self._seen[host] = reason
         return None if reason is None else f"{url}: {reason}"
-
-
-class _LeaseLost(Exception):
-    """Another delivery of the ingest took the batch over: this one stops where it is."""
-
-
-class IngestLease:
-    """One delivery of a batch's ingest reads it at a time. The lock expires after
-    STAGE_LEASE_SECONDS unless a thread keeps refreshing it, so a dead worker's batch passes
-    to the next delivery (a redelivered or re-sent message), which resumes it; a reader that
-    lost its lock (it stalled that long) stops at its next chunk instead of writing twice."""
-
-    def __init__(self, services: Services, batch_id: str) -> None:
-        self.locks = services.locks
-        self.name = f"ingest:{batch_id}"
-        self.token = secrets.token_hex(8)
-        self.ttl = services.settings.stage_lease_seconds
-        self.lost = threading.Event()
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._keep, daemon=True, name="vf-ingest-lease")
-
-    def acquire(self) -> bool:
-        """Take the batch; False while another delivery holds it."""
-        if not self.locks.acquire(self.name, self.token, self.ttl):
-            return False
-        self._thread.start()
-        return True
-
-    def _keep(self) -> None:
-        while not self._done.wait(heartbeat_interval(self.ttl)):
-            try:
-                if not self.locks.refresh(self.name, self.token, self.ttl):
-                    self.lost.set()
-                    return
-            except Exception as exc:  # noqa: BLE001 - Redis away: try again, the lock may hold
-                log.warning("ingest lease not refreshed: %s", exc)
-
-    def check(self) -> None:
-        """Raise _LeaseLost once the lock has passed to another delivery."""
-        if self.lost.is_set():
-            raise _LeaseLost(self.name)
-
-    def release(self) -> None:
-        """Stop refreshing and let the batch go."""
-        self._done.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5)
-        if not self.lost.is_set():
-            self.locks.release(self.name, self.token)
 
 
 class BatchFailed(Exception):
@@ -332,20 +281,20 @@ def ingest_batch(services: Services, batch_id: str,
     batch with the reason, a product that cannot be used fails only its item. `dispatch`
     enqueues a chunk's new jobs once they are committed."""
     services.marks.clear(batch_id, INGEST_MARK)  # the message was taken
-    lease = IngestLease(services, batch_id)
+    lease = KeptLock(services, f"ingest:{batch_id}")
     if not lease.acquire():
         log.info("batch %s is being read by another delivery", batch_id)
         return
     try:
         _ingest_held(services, batch_id, dispatch, scratch, lease)
-    except _LeaseLost:
+    except LockLost:
         log.warning("batch %s was taken over by another delivery; this one stops", batch_id)
     finally:
         lease.release()
 
 
 def _ingest_held(services: Services, batch_id: str, dispatch: Callable[[list[str]], None],
-                 scratch: Path, lease: IngestLease) -> None:
+                 scratch: Path, lease: KeptLock) -> None:
     with services.sessions() as session:
         batch = session.get(Batch, batch_id)
         if batch is None or batch.status not in ("queued", "parsing"):
@@ -366,7 +315,7 @@ def _ingest_held(services: Services, batch_id: str, dispatch: Callable[[list[str
 
 
 def _read_and_write(services: Services, ingest: _Ingest, batch_id: str, resume_at: int,
-                    send: Callable[[list[str]], None], lease: IngestLease) -> None:
+                    send: Callable[[list[str]], None], lease: KeptLock) -> None:
     limit = min(int(ingest.options.get("limit") or services.settings.max_batch_items),
                 services.settings.max_batch_items)
     position = made = 0
@@ -391,7 +340,7 @@ def _read_and_write(services: Services, ingest: _Ingest, batch_id: str, resume_a
                     chunk = []
             lease.check()
             _write(services, ingest, chunk, pool, send, position)
-    except _LeaseLost:
+    except LockLost:
         raise  # the batch is another delivery's now: nothing here may mark it
     except BatchFailed as exc:
         _fail(services, batch_id, position, exc.code, exc.message)

@@ -29,6 +29,8 @@ from store.progress import ProgressReporter
 from store.publications import PublicationState, find_publication, save_publication
 from store.services import Services
 from worker.job_events import announce_job_end
+from worker.kept_lock import heartbeat_interval
+from worker.postiz_delivery import advance_job
 from worker.run_media import RunMedia
 from worker.stages import STAGE_ADAPTERS, JobInput, StageContext, outputs_of
 
@@ -112,11 +114,6 @@ class StageBusy(Exception):
 
 class StageSuperseded(Exception):
     """This run lost its lease (a newer run took over, or the job was canceled)."""
-
-
-def heartbeat_interval(lease_seconds: float) -> float:
-    """How often a run checks in: often enough that a cancel or takeover stops it in < 5 s."""
-    return min(2.0, max(0.2, lease_seconds / 6))
 
 
 class _Heartbeat:
@@ -280,6 +277,7 @@ def _execute(services: Services, stage: str, job_id: str, worker: str,
     elif stage == STAGE_NAMES[-1]:
         release_project_lock(services, job_id, project_id)
         announce_job_end(services, job_id)
+        advance_job(services, job_id)  # its posts; the reconciler goes on with what waits
     else:
         _mark_dispatch(services, job_id, STAGE_NAMES[STAGE_NAMES.index(stage) + 1])
     return artifacts

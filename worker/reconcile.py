@@ -26,6 +26,7 @@ from store.db import DatabaseUnavailable
 from store.models import Batch, Job, utcnow
 from store.services import Services
 from worker.execution import with_database
+from worker.postiz_delivery import advance_due
 from worker.routing import INGEST_MARK, route_for
 from worker.webhooks import deliver
 
@@ -139,9 +140,10 @@ def reconcile_once(services: Services, dispatcher: Dispatcher) -> list[Action]:
         log.warning("re-dispatched %s of job %s (%s)", action.stage, action.job_id,
                     action.reason)
     try:
+        advance_due(services)  # posts waiting for a rate limit, a poll or a dead worker
         deliver(services)  # webhook deliveries whose retry time has come
     except Exception as exc:  # noqa: BLE001 - the next pass tries again
-        log.warning("webhook deliveries not sent: %s", exc)
+        log.warning("publications or webhook deliveries not advanced: %s", exc)
     return actions
 
 

@@ -10,13 +10,11 @@ at once, since a script stage waiting on a dead endpoint helps nobody.
 
 from __future__ import annotations
 
-import email.utils
 import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import httpx
@@ -45,6 +43,7 @@ from pipeline.script.llm_prompt import (
     within_target,
 )
 from pipeline.script.sentences import spoken_words
+from pipeline.sources.fetch import retry_after_seconds
 from pipeline.sources.product import Product
 from pipeline.types import Script, StageError
 
@@ -213,7 +212,7 @@ class _Chat:
             raise self.error("llm_unauthorized", f"{self.url} {refused} (HTTP {status}); "
                                                  "check the LLM API key")
         if status in _TRANSIENT:
-            raise _Transient(status, _retry_after(response.headers.get("Retry-After")))
+            raise _Transient(status, retry_after_seconds(response.headers.get("Retry-After")))
         if status in (400, 422):
             raise _Rejected(status, self._detail(raw))
         if not 200 <= status < 300:
@@ -273,23 +272,6 @@ class _Chat:
 
 def _count(value: object) -> int:
     return value if isinstance(value, int) and value >= 0 else 0
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Retry-After in seconds, from a number or an HTTP date; None when absent or unreadable."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 @contextmanager

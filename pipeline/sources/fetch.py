@@ -10,6 +10,7 @@ to a temporary file next to ``out`` and renamed only when complete and within th
 from __future__ import annotations
 
 import codecs
+import email.utils
 import functools
 import hashlib
 import ipaddress
@@ -21,6 +22,7 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import SplitResult, urljoin, urlsplit
 
@@ -221,6 +223,25 @@ def max_age(headers: httpx.Headers) -> int:
         return 0
     found = _MAX_AGE.search(control)
     return int(found.group(1)) if found else 0
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Seconds a Retry-After header asks to wait (delta-seconds or an HTTP date); None when
+    absent or unreadable."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _check_deadline(give_up_at: float, url: str, deadline: float) -> None:

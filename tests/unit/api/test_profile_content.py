@@ -244,3 +244,23 @@ def test_bad_publish_settings_name_their_field(api: Api, publish: dict[str, Any]
     answer = _patch(api, {"publish": publish})
     assert answer.status_code == 422, answer.get_json()
     assert answer.get_json()["error"]["field"] == field
+
+
+def test_integrations_come_from_the_profiles_postiz(api: Api, services: Services) -> None:
+    from tests.support.postiz_server import postiz_server
+
+    assert api.get(f"/v1/profiles/{api.account.profile_id}/integrations").status_code == 409
+    with postiz_server("pz-key") as postiz:
+        services.settings = replace(services.settings, fetch_allow_hosts=frozenset(
+            {"127.0.0.1"}))
+        _patch(api, {"publish": {"postiz": {"base_url": postiz.base_url, "api_key": "pz-key"}}})
+        answer = api.get(f"/v1/profiles/{api.account.profile_id}/integrations")
+        assert answer.status_code == 200, answer.get_json()
+        assert {c["identifier"] for c in answer.get_json()["integrations"]} == {
+            "tiktok", "youtube", "instagram"}
+        assert [s.headers["authorization"] for s in postiz.seen("GET", "/integrations")] == [
+            "pz-key"]
+        _patch(api, {"publish": {"postiz": {"api_key": "wrong"}}})
+        refused = api.get(f"/v1/profiles/{api.account.profile_id}/integrations")
+        assert refused.status_code == 502
+        assert "wrong" not in refused.get_data(as_text=True)
