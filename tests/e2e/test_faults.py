@@ -116,7 +116,7 @@ def faults(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultFleet]:
         yield from _fault_fleet(url, tmp_path_factory.mktemp("faults"))
 
 
-def _fault_fleet(postgres_url: str, root: Path) -> Iterator[FaultFleet]:
+def _fault_fleet(postgres_url: str, root: Path, **extra_env: str) -> Iterator[FaultFleet]:
     port, redis_port = free_port(), free_port()
     _start_redis(redis_port, root)
     voices = root / "voices"
@@ -129,7 +129,7 @@ def _fault_fleet(postgres_url: str, root: Path) -> Iterator[FaultFleet]:
         "EXPORT_DIR": str(root / "exports"), "VOICES_DIR": str(voices), "API_PORT": str(port),
         "VOICE_DOWNLOADS": "false",
         # Short leases and frequent passes, so the tests see recovery in seconds.
-        "STAGE_LEASE_SECONDS": "6", "RECONCILE_INTERVAL": "1",
+        "STAGE_LEASE_SECONDS": "6", "RECONCILE_INTERVAL": "1", **extra_env,
     })
     created = subprocess.run([VIDEOFACTORY, "accounts", "create", "faults"], env=env,
                              capture_output=True, text=True, timeout=60, check=True)

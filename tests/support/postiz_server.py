@@ -114,6 +114,13 @@ class PostizServer:
     retry_after: int = 60
     per_hour: int | None = None  # the organisation's limit (Postiz's API_LIMIT)
     crash_after_store: int = 0  # drop the connection after storing the next N posts
+    # "before" or "after" storing: the next POST /posts waits there until `release` is set,
+    # and `holding` tells a test that a worker is waiting, ready to be killed.
+    hold: str = ""
+    holding: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+    # Once released, a post held "before" is dropped unstored: it never reached Postiz.
+    drop_held: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
     _post_hits: list[float] = field(default_factory=list)
 
@@ -313,8 +320,19 @@ def _too_many(seconds: int) -> _Reply:
                   {"Retry-After": str(seconds)})
 
 
+def _held(state: PostizServer, where: str) -> None:
+    if state.hold != where:
+        return
+    state.hold = ""
+    state.holding.set()
+    state.release.wait(120)
+    if where == "before" and state.drop_held:
+        raise _Crash()
+
+
 def _create_posts(state: PostizServer, body: Any) -> list[dict[str, str]]:
     posts = _validated(state, body)
+    _held(state, "before")
     created, crash = [], False
     with state.lock:
         for item, channel in posts:
@@ -331,6 +349,7 @@ def _create_posts(state: PostizServer, body: Any) -> list[dict[str, str]]:
         if state.crash_after_store > 0:
             state.crash_after_store -= 1
             crash = True
+    _held(state, "after")
     if crash:
         raise _Crash()
     return created
