@@ -28,9 +28,9 @@ from store.models import Job, Publication, new_id
 from store.progress import ProgressReporter
 from store.publications import PublicationState, find_publication, save_publication
 from store.services import Services
+from worker.destinations import deliver_finished_job
 from worker.job_events import announce_job_end
 from worker.kept_lock import heartbeat_interval
-from worker.postiz_delivery import advance_job
 from worker.run_media import RunMedia
 from worker.stages import STAGE_ADAPTERS, JobInput, StageContext, outputs_of
 
@@ -276,8 +276,8 @@ def _execute(services: Services, stage: str, job_id: str, worker: str,
         release_project_lock(services, job_id, project_id)
     elif stage == STAGE_NAMES[-1]:
         release_project_lock(services, job_id, project_id)
-        announce_job_end(services, job_id)
-        advance_job(services, job_id)  # its posts; the reconciler goes on with what waits
+        # The webhook and Postiz; the reconciler goes on with whatever has to wait.
+        deliver_finished_job(services, job_id, job_input.options)
     else:
         _mark_dispatch(services, job_id, STAGE_NAMES[STAGE_NAMES.index(stage) + 1])
     return artifacts

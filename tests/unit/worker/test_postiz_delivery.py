@@ -114,7 +114,7 @@ def _made_without_posting(services: Services, job_id: str,
                           monkeypatch: pytest.MonkeyPatch) -> None:
     """The job's stages run; its posts are left to the test."""
     with monkeypatch.context() as patched:
-        patched.setattr("worker.execution.advance_job", lambda *args: None)
+        patched.setattr("worker.destinations.advance_job", lambda *args: None)
         assert run_job(services, job_id)
 
 
