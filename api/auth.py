@@ -25,10 +25,13 @@ def require_account(view: F) -> F:
         if scheme.lower() != "bearer" or not key.strip():
             raise ApiError(401, "unauthorized",
                            "missing API key: send `Authorization: Bearer <api key>`")
-        account = account_for_key(db_session(), key.strip())
+        session = db_session()
+        account = account_for_key(session, key.strip())
         if account is None:
             raise ApiError(401, "unauthorized",
-                           "invalid API key: create one with `videofactory accounts create NAME`")
+                           "invalid, revoked or disabled API key: create one with "
+                           "`videofactory keys create ACCOUNT`")
+        session.commit()  # the key's last use, before the view's own work
         g.account = account
         return view(*args, **kwargs)
 

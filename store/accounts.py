@@ -1,17 +1,22 @@
-"""Accounts, their API keys (stored as hashes) and their profiles."""
+"""Accounts, their API keys (stored as hashes, several per account, revocable) and their
+profiles."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from store.models import Account, Profile, new_id
+from store.models import Account, ApiKey, Profile, new_id, utcnow
 
 API_KEY_PREFIX = "vf_"
+HINT_CHARS = 8  # "vf_" and five more: enough to tell keys apart, far too few to guess one
+# A key's last use is written at most this often: a busy key must not write on every request.
+LAST_USED_RESOLUTION = timedelta(seconds=60)
 
 
 def hash_api_key(key: str) -> str:
@@ -28,24 +33,91 @@ class NewAccount:
     api_key: str
 
 
-def create_account(session: Session, name: str) -> NewAccount:
-    """Create an account with its default profile and a fresh API key."""
+@dataclass(frozen=True)
+class NewKey:
+    """A key just made: its row and the key itself, shown once."""
+
+    key_id: str
+    api_key: str
+
+
+def create_key(session: Session, account_id: str, name: str = "") -> NewKey:
+    """A fresh API key for the account."""
     key = API_KEY_PREFIX + secrets.token_urlsafe(32)
-    account = Account(id=new_id("acc"), name=name, api_key_hash=hash_api_key(key))
+    row = ApiKey(id=new_id("key"), account_id=account_id, name=name[:200] or "key",
+                 key_hash=hash_api_key(key), hint=key[:HINT_CHARS])
+    session.add(row)
+    session.flush()
+    return NewKey(row.id, key)
+
+
+def create_account(session: Session, name: str) -> NewAccount:
+    """Create an account with its default profile and a first API key."""
+    account = Account(id=new_id("acc"), name=name)
     profile = Profile(id=new_id("prof"), account_id=account.id, name="Default",
                       is_default=True, settings={})
     session.add(account)
     session.flush()
     session.add(profile)
     session.flush()
-    return NewAccount(account_id=account.id, profile_id=profile.id, api_key=key)
+    key = create_key(session, account.id, "first key")
+    return NewAccount(account_id=account.id, profile_id=profile.id, api_key=key.api_key)
 
 
 def account_for_key(session: Session, key: str) -> Account | None:
-    """The account owning an API key, or None."""
+    """The enabled account owning an unrevoked API key, or None; read afresh on every call,
+    so a revoke or a disable counts from the very next request. The key's last use is noted
+    in the session (the caller commits)."""
     if not key.startswith(API_KEY_PREFIX):
         return None
-    return session.scalar(select(Account).where(Account.api_key_hash == hash_api_key(key)))
+    found = session.execute(
+        select(Account, ApiKey).join(ApiKey, ApiKey.account_id == Account.id)
+        .where(ApiKey.key_hash == hash_api_key(key), ApiKey.revoked_at.is_(None),
+               Account.disabled_at.is_(None))).first()
+    if found is None:
+        return None
+    account, api_key = found
+    now = utcnow()
+    session.execute(update(ApiKey).where(
+        ApiKey.id == api_key.id,
+        or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < now - LAST_USED_RESOLUTION))
+        .values(last_used_at=now)
+        # Compared in SQL only: SQLite hands back naive times the session could not compare.
+        .execution_options(synchronize_session=False))
+    return account
+
+
+def find_account(session: Session, name_or_id: str) -> Account | None:
+    """The account with this id, or else the one with this name (None if none or several)."""
+    account = session.get(Account, name_or_id)
+    if account is not None:
+        return account
+    named = list(session.scalars(select(Account).where(Account.name == name_or_id).limit(2)))
+    return named[0] if len(named) == 1 else None
+
+
+def list_accounts(session: Session) -> list[Account]:
+    """Every account, oldest first."""
+    return list(session.scalars(select(Account).order_by(Account.created_at, Account.id)))
+
+
+def set_account_enabled(session: Session, account: Account, enabled: bool) -> None:
+    """Disable (every key refused from the next request) or enable an account again."""
+    account.disabled_at = None if enabled else (account.disabled_at or utcnow())
+
+
+def account_keys(session: Session, account_id: str) -> list[ApiKey]:
+    """The account's keys, oldest first, revoked ones included."""
+    return list(session.scalars(select(ApiKey).where(ApiKey.account_id == account_id)
+                                .order_by(ApiKey.created_at, ApiKey.id)))
+
+
+def revoke_key(session: Session, key_id: str) -> ApiKey | None:
+    """Revoke a key (refused from the next request); None when there is no such key."""
+    row = session.get(ApiKey, key_id)
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = utcnow()
+    return row
 
 
 def default_profile(session: Session, account_id: str) -> Profile | None:

@@ -55,13 +55,29 @@ class Account(Base):
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    # SHA-256 of the API key; keys are 256-bit random, so a slow hash would add nothing.
-    api_key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    disabled_at: Mapped[datetime | None] = mapped_column()  # set: every key is refused
 
     profiles: Mapped[list[Profile]] = relationship(back_populates="account",
                                                    cascade="all, delete-orphan",
                                                    passive_deletes=True)
+
+
+class ApiKey(Base):
+    """One of an account's API keys: its SHA-256 (keys are 256-bit random, so a slow hash
+    would add nothing), a name, when it was last used, and whether it was revoked."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"),
+                                            index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hint: Mapped[str] = mapped_column(String(16))  # the key's first characters, to tell them apart
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
 
 
 class Profile(Base):

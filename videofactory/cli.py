@@ -340,6 +340,135 @@ def create_account_command(ctx: click.Context, name: str) -> None:
     click.echo(created.api_key)
 
 
+def _with_session(ctx: click.Context, work: Any) -> Any:
+    """Run `work(session)` in one committed transaction on the settings' database."""
+    from store.db import make_engine, make_session_factory, session_scope
+
+    settings = _settings(ctx)
+    _configure_logging(ctx, settings, quiet=True)
+    if settings.embedded:
+        _upgrade_embedded(settings)
+    engine = make_engine(settings.database_url)
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            return work(session)
+    finally:
+        engine.dispose()
+
+
+def _account_or_fail(session: Any, name_or_id: str) -> Any:
+    from store.accounts import find_account
+
+    account = find_account(session, name_or_id)
+    if account is None:
+        click.echo(f"error: no single account named or with the id {name_or_id!r}; "
+                   "`videofactory accounts list` shows them", err=True)
+        raise SystemExit(errno.ENOENT)
+    return account
+
+
+def _when(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value is not None else "-"
+
+
+@accounts.command("list")
+@click.pass_context
+def list_accounts_command(ctx: click.Context) -> None:
+    """Every account: id, name, state and created."""
+    from store.accounts import list_accounts
+
+    def show(session: Any) -> None:
+        for account in list_accounts(session):
+            state = "disabled" if account.disabled_at else "enabled"
+            click.echo(f"{account.id}  {state:<8}  {_when(account.created_at)}  {account.name}")
+
+    _with_session(ctx, show)
+
+
+def _set_enabled(ctx: click.Context, name_or_id: str, enabled: bool) -> None:
+    from store.accounts import set_account_enabled
+
+    def change(session: Any) -> None:
+        account = _account_or_fail(session, name_or_id)
+        set_account_enabled(session, account, enabled)
+        click.echo(f"account {account.id} {'enabled' if enabled else 'disabled'}", err=True)
+
+    _with_session(ctx, change)
+
+
+@accounts.command("disable")
+@click.argument("name_or_id")
+@click.pass_context
+def disable_account_command(ctx: click.Context, name_or_id: str) -> None:
+    """Refuse every key of the account from its next request on."""
+    _set_enabled(ctx, name_or_id, False)
+
+
+@accounts.command("enable")
+@click.argument("name_or_id")
+@click.pass_context
+def enable_account_command(ctx: click.Context, name_or_id: str) -> None:
+    """Accept the account's unrevoked keys again."""
+    _set_enabled(ctx, name_or_id, True)
+
+
+@cli.group()
+def keys() -> None:
+    """An account's API keys: several each, shown once, revocable."""
+
+
+@keys.command("create")
+@click.argument("account")
+@click.option("--name", default="", help="What the key is for (shown by `keys list`).")
+@click.pass_context
+def create_key_command(ctx: click.Context, account: str, name: str) -> None:
+    """Make a key for ACCOUNT (name or id); print it (shown only this once)."""
+    from store.accounts import create_key
+
+    def make(session: Any) -> None:
+        owner = _account_or_fail(session, account)
+        made = create_key(session, owner.id, name)
+        click.echo(f"key {made.key_id} for account {owner.id}", err=True)
+        click.echo(made.api_key)
+
+    _with_session(ctx, make)
+
+
+@keys.command("list")
+@click.argument("account")
+@click.pass_context
+def list_keys_command(ctx: click.Context, account: str) -> None:
+    """ACCOUNT's keys: id, the key's first characters, state, created, last used, name."""
+    from store.accounts import account_keys
+
+    def show(session: Any) -> None:
+        owner = _account_or_fail(session, account)
+        for key in account_keys(session, owner.id):
+            state = "revoked" if key.revoked_at else "active"
+            click.echo(f"{key.id}  {key.hint}…  {state:<7}  created {_when(key.created_at)}  "
+                       f"used {_when(key.last_used_at)}  {key.name}")
+
+    _with_session(ctx, show)
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+@click.pass_context
+def revoke_key_command(ctx: click.Context, key_id: str) -> None:
+    """Refuse the key from its next request on."""
+    from store.accounts import revoke_key
+
+    def revoke(session: Any) -> None:
+        key = revoke_key(session, key_id)
+        if key is None:
+            click.echo(f"error: no key {key_id!r}; `videofactory keys list ACCOUNT` shows them",
+                       err=True)
+            raise SystemExit(errno.ENOENT)
+        click.echo(f"key {key.id} revoked", err=True)
+
+    _with_session(ctx, revoke)
+
+
 @cli.group()
 def media() -> None:
     """Media storage: the MEDIA_URL bucket or the MEDIA_ROOT folder."""

@@ -138,7 +138,9 @@ def test_accounts_create_prints_a_key_and_stores_its_hash(data_dir: Path) -> Non
     assert "default profile" in result.stderr
     database = data_dir / "videofactory.db"
     with sqlite3.connect(database) as connection:
-        accounts = connection.execute("SELECT id, name, api_key_hash FROM accounts").fetchall()
+        accounts = connection.execute(
+            "SELECT accounts.id, accounts.name, api_keys.key_hash FROM accounts "
+            "JOIN api_keys ON api_keys.account_id = accounts.id").fetchall()
         profiles = connection.execute(
             "SELECT account_id, name, is_default FROM profiles").fetchall()
     connection.close()

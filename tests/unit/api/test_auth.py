@@ -24,8 +24,10 @@ IDEA_BODY = {"source": {"type": "idea", "idea": "Why cold brew tastes smoother"}
         pytest.param("Bearer    ", "missing API key", id="blank-key"),
         pytest.param("Basic dXNlcjpwYXNz", "missing API key", id="basic-scheme"),
         pytest.param("Token vf_abc", "missing API key", id="token-scheme"),
-        pytest.param("Bearer vf_notarealkey", "invalid API key", id="unknown-key"),
-        pytest.param("Bearer sk-somethingelse", "invalid API key", id="foreign-key-format"),
+        pytest.param("Bearer vf_notarealkey", "invalid, revoked or disabled API key",
+                     id="unknown-key"),
+        pytest.param("Bearer sk-somethingelse", "invalid, revoked or disabled API key",
+                     id="foreign-key-format"),
     ],
 )
 @pytest.mark.parametrize(
@@ -87,14 +89,15 @@ def test_one_accounts_key_is_not_anothers(client: FlaskClient, services: Service
 
 
 def test_keys_are_stored_only_as_hashes(services: Services) -> None:
-    """The accounts table holds the key's SHA-256 and nowhere the plaintext key."""
+    """The api_keys table holds the key's SHA-256 and nowhere the plaintext key."""
     account = new_account(services)
     with services.engine.connect() as connection:
-        rows = connection.execute(text("SELECT * FROM accounts")).mappings().all()
+        rows = connection.execute(text("SELECT * FROM api_keys")).mappings().all()
+        accounts = connection.execute(text("SELECT * FROM accounts")).mappings().all()
     assert len(rows) == 1
     row = rows[0]
-    assert row["api_key_hash"] == hash_api_key(account.api_key)
-    assert len(row["api_key_hash"]) == 64
-    dumped = " ".join(str(value) for value in row.values())
+    assert row["key_hash"] == hash_api_key(account.api_key)
+    assert len(row["key_hash"]) == 64
+    dumped = " ".join(str(value) for value in [*row.values(), *accounts[0].values()])
     assert account.api_key not in dumped
     assert account.api_key.removeprefix("vf_") not in dumped

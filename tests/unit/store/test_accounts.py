@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from store.accounts import (
     API_KEY_PREFIX,
     account_for_key,
+    account_keys,
     create_account,
     default_profile,
     hash_api_key,
@@ -52,7 +53,8 @@ def test_create_account_makes_key_and_default_profile(session: Session) -> None:
     assert len(made.api_key) > 40
     account = session.get(Account, made.account_id)
     assert account.name == "Coffee shop"
-    assert account.api_key_hash == hash_api_key(made.api_key)
+    [key] = account_keys(session, made.account_id)
+    assert key.key_hash == hash_api_key(made.api_key) and key.hint == made.api_key[:8]
     profiles = session.scalars(select(Profile).where(Profile.account_id == made.account_id)).all()
     assert [(p.id, p.is_default) for p in profiles] == [(made.profile_id, True)]
 

@@ -42,7 +42,8 @@ from tests.conftest import POSTGRES_ADMIN_URL
 from worker.routing import STAGE_QUEUES
 
 TABLES = {"accounts", "profiles", "projects", "jobs", "job_stages", "api_costs", "publications",
-          "uploads", "generation_progress", "batches", "batch_items", "webhook_deliveries"}
+          "uploads", "generation_progress", "batches", "batch_items", "webhook_deliveries",
+          "api_keys"}
 HEAD = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 
