@@ -36,6 +36,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     from api import (
         batches,
         context,
+        costs,
         errors,
         health,
         jobs,
@@ -57,5 +58,6 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.register_blueprint(voices.bp)
     app.register_blueprint(uploads.bp)
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(costs.bp)
     app.register_blueprint(openapi.bp)
     return app

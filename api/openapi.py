@@ -300,6 +300,20 @@ def _paths() -> dict[str, Any]:
                 "409": _error("the profile has no Postiz URL and key yet"),
                 "502": _error("Postiz refused or did not answer"),
             }, parameters=[_path_parameter("profile_id")])},
+        "/v1/costs": {"get": _operation(
+            "What the account's jobs used and cost, summed per group", {
+                "200": _json({"type": "object",
+                              "required": ["group_by", "groups", "total_usd"]},
+                             "groups with cost_usd, units per unit name and rows"),
+                "404": _error("another account's or an unknown profile"),
+                "422": _error("a bad query parameter"),
+            }, parameters=[
+                _query("group_by", {"enum": ["provider", "day", "job", "profile",
+                                             "operation"]}, "default provider"),
+                _query("profile_id", {"type": "string"}, "only this profile's rows"),
+                _query("from", {"type": "string"}, "a day (2026-12-01) or an ISO time"),
+                _query("to", {"type": "string"}, "a day (included) or an ISO time"),
+            ])},
         "/v1/webhooks/deliveries": {"get": _operation(
             "The account's webhook deliveries, newest first: event, URL, attempts, outcome", {
                 "200": _json({"type": "object", "required": ["deliveries", "next_before"]},

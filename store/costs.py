@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from store.jobs import aware
 from store.models import ApiCost, Job, new_id
 
 _MICRO = Decimal("0.000001")
@@ -75,3 +77,45 @@ def job_costs(session: Session, job_id: str) -> dict[str, Any]:
 def _as_text(value: Decimal | None) -> str | None:
     """Money as a decimal string: JSON numbers would round it."""
     return None if value is None else str(Decimal(value).quantize(_MICRO))
+
+
+COST_GROUPS = ("provider", "day", "job", "profile", "operation")
+
+
+def cost_totals(session: Session, account_id: str, *, group_by: str = "provider",
+                profile_id: str | None = None, start: datetime | None = None,
+                end: datetime | None = None) -> dict[str, Any]:
+    """The account's usage rows summed per group: money, units per unit name, row count.
+
+    Rows belong to the account through their job; `start` is inclusive, `end` exclusive.
+    """
+    if group_by not in COST_GROUPS:
+        raise ValueError(f"group_by must be one of {', '.join(COST_GROUPS)}")
+    query = (select(ApiCost.provider, ApiCost.operation, ApiCost.job_id, ApiCost.profile_id,
+                    ApiCost.created_at, ApiCost.unit, ApiCost.units, ApiCost.cost_usd)
+             .join(Job, Job.id == ApiCost.job_id).where(Job.account_id == account_id))
+    if profile_id is not None:
+        query = query.where(ApiCost.profile_id == profile_id)
+    if start is not None:
+        query = query.where(ApiCost.created_at >= start)
+    if end is not None:
+        query = query.where(ApiCost.created_at < end)
+    groups: dict[str, dict[str, Any]] = {}
+    total = Decimal(0)
+    for provider, operation, job_id, profile, created, unit, units, cost in session.execute(
+            query.order_by(ApiCost.created_at)):
+        key = {"provider": provider, "operation": operation, "job": job_id,
+               "profile": profile or "(deleted)",
+               "day": (aware(created) or created).date().isoformat()}[group_by]
+        group = groups.setdefault(key, {"key": key, "cost_usd": Decimal(0), "units": {},
+                                        "rows": 0})
+        money = Decimal(cost or 0)
+        group["cost_usd"] += money
+        group["units"][unit or "units"] = round(group["units"].get(unit or "units", 0.0)
+                                                + float(units or 0), 6)
+        group["rows"] += 1
+        total += money
+    ordered = sorted(groups.values(), key=lambda g: g["key"])
+    for group in ordered:
+        group["cost_usd"] = _as_text(group["cost_usd"])
+    return {"group_by": group_by, "groups": ordered, "total_usd": _as_text(total)}

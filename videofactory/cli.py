@@ -469,6 +469,49 @@ def revoke_key_command(ctx: click.Context, key_id: str) -> None:
     _with_session(ctx, revoke)
 
 
+@cli.command()
+@click.option("--account", "account_name", help="Only this account (name or id).")
+@click.option("--profile", "profile_id", help="Only this profile's rows.")
+@click.option("--from", "start", help="From this day (2026-12-01) or ISO time on.")
+@click.option("--to", "end", help="Up to this day (included) or ISO time.")
+@click.option("--by", "group_by", default="provider", show_default=True,
+              type=click.Choice(["provider", "day", "job", "profile", "operation"]))
+@click.pass_context
+def costs(ctx: click.Context, account_name: str | None, profile_id: str | None,
+          start: str | None, end: str | None, group_by: str) -> None:
+    """What the jobs used and cost (api_costs), summed per group, as a table."""
+    from datetime import timedelta
+
+    from api.costs import parse_day
+    from api.errors import ApiError
+    from store.accounts import list_accounts
+    from store.costs import cost_totals
+
+    try:
+        since, until = parse_day(start, "--from"), parse_day(end, "--to")
+    except ApiError as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        raise SystemExit(errno.EINVAL) from None
+    if until is not None and end is not None and len(end) == 10:
+        until += timedelta(days=1)
+
+    def show(session: Any) -> None:
+        owners = ([_account_or_fail(session, account_name)] if account_name
+                  else list_accounts(session))
+        click.echo(f"{'account':<30} {group_by:<36} {'cost_usd':>12} {'rows':>5}  units")
+        for owner in owners:
+            totals = cost_totals(session, owner.id, group_by=group_by, profile_id=profile_id,
+                                 start=since, end=until)
+            for group in totals["groups"]:
+                units = ", ".join(f"{value:g} {name}" for name, value in group["units"].items())
+                click.echo(f"{owner.name[:30]:<30} {str(group['key'])[:36]:<36} "
+                           f"{group['cost_usd']:>12} {group['rows']:>5}  {units}")
+            if totals["groups"]:
+                click.echo(f"{owner.name[:30]:<30} {'total':<36} {totals['total_usd']:>12}")
+
+    _with_session(ctx, show)
+
+
 @cli.group()
 def media() -> None:
     """Media storage: the MEDIA_URL bucket or the MEDIA_ROOT folder."""
