@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import g, request
 
-from api.context import db_session
+from api.context import db_session, services
 from api.errors import ApiError
-from store.accounts import account_for_key
+from store.accounts import key_owner
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -26,13 +27,37 @@ def require_account(view: F) -> F:
             raise ApiError(401, "unauthorized",
                            "missing API key: send `Authorization: Bearer <api key>`")
         session = db_session()
-        account = account_for_key(session, key.strip())
-        if account is None:
+        found = key_owner(session, key.strip())
+        if found is None:
             raise ApiError(401, "unauthorized",
                            "invalid, revoked or disabled API key: create one with "
                            "`videofactory keys create ACCOUNT`")
         session.commit()  # the key's last use, before the view's own work
-        g.account = account
+        g.account, g.api_key_id = found
         return view(*args, **kwargs)
 
     return wrapped  # type: ignore[return-value]
+
+
+def rate_limited(kind: str) -> Callable[[F], F]:
+    """Refuse a key's requests of this kind past its per-minute limit with 429 and
+    Retry-After; the bucket lives in Redis, so every API process shares it."""
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            svc = services()
+            per_minute = {"jobs": svc.settings.rate_limit_jobs_per_minute,
+                          "uploads": svc.settings.rate_limit_uploads_per_minute}[kind]
+            wait = svc.rate_limits.take(f"api:{kind}:{g.api_key_id}", capacity=per_minute,
+                                        per_seconds=60)
+            if wait > 0:
+                seconds = max(1, math.ceil(wait))
+                raise ApiError(429, "rate_limited",
+                               f"this key may make {per_minute} {kind} requests a minute; "
+                               f"try again in {seconds} s", headers={"Retry-After": str(seconds)})
+            return view(*args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorate

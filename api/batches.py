@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, g, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 
-from api.auth import require_account
+from api.auth import rate_limited, require_account
 from api.context import db_session, dispatcher
 from api.errors import ApiError
 from api.jobs import iso_time, job_options, list_limit, resolve_profile
@@ -78,6 +78,7 @@ def _collection_source(source: CollectionSourceIn) -> tuple[dict[str, Any], dict
 
 @bp.post("")
 @require_account
+@rate_limited("jobs")
 def create_batch() -> ResponseReturnValue:
     """Validate and store the batch, send its ingest; answer 202 at once (nothing is fetched
     or parsed in the request)."""

@@ -20,12 +20,14 @@ log = logging.getLogger(__name__)
 class ApiError(Exception):
     """An answer to give the client: status, stable code, a message that says what to fix."""
 
-    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+    def __init__(self, status: int, code: str, message: str, field: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.field = field
+        self.headers = headers or {}
 
 
 def error_body(code: str, message: str, field: str | None = None) -> dict[str, object]:
@@ -48,7 +50,8 @@ _HTTP_CODES = {
 
 
 def _handle_api_error(error: ApiError) -> ResponseReturnValue:
-    return jsonify(error_body(error.code, error.message, error.field)), error.status
+    return (jsonify(error_body(error.code, error.message, error.field)), error.status,
+            error.headers)
 
 
 def _handle_http_exception(error: HTTPException) -> ResponseReturnValue:

@@ -9,7 +9,7 @@ from typing import Any
 from flask import Blueprint, g, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 
-from api.auth import require_account
+from api.auth import rate_limited, require_account
 from api.context import db_session, dispatcher, services
 from api.errors import ApiError
 from api.media_response import serve_object
@@ -129,18 +129,23 @@ def content_options(body: JobCreate | BatchCreate, stored: dict[str, Any],
 
 
 def resolve_profile(body: JobCreate | BatchCreate) -> Profile:
+    """The body's profile_id, else the X-Profile-Id header, else the account's default."""
     account_id = g.account.id
     requested = body.profile_id or request.headers.get("X-Profile-Id")
     if requested:
-        profile = owned_profile(db_session(), account_id, requested)
+        field = "profile_id" if body.profile_id else "X-Profile-Id"
+        profile = db_session().get(Profile, requested)
         if profile is None:
-            field = "profile_id" if body.profile_id else "X-Profile-Id"
             raise ApiError(404, "profile_not_found", f"{field}: no profile {requested!r}", field)
+        if profile.account_id != account_id:  # nothing about it may show
+            raise ApiError(403, "profile_forbidden",
+                           f"{field}: this profile belongs to another account", field)
         return profile
     profile = default_profile(db_session(), account_id)
     if profile is None:
-        raise ApiError(409, "no_default_profile",
-                       "this account has no default profile; pass profile_id")
+        raise ApiError(503, "no_default_profile",
+                       "this account has no default profile: pass profile_id, or make one the "
+                       "default with POST /v1/profiles/<id>/default")
     return profile
 
 
@@ -162,6 +167,7 @@ def _resolve_project(body: JobCreate, profile: Profile, text: str) -> Project:
 
 @bp.post("")
 @require_account
+@rate_limited("jobs")
 def create_job() -> ResponseReturnValue:
     """Validate, write the job, take the project lock, enqueue; answer 202 at once."""
     body, checked = _validated_job_request()

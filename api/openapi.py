@@ -201,8 +201,10 @@ def _paths() -> dict[str, Any]:
                 "202": _json(_ref("JobAccepted"), "accepted; follow the Location header"),
                 "400": _error("the body is not a JSON object"),
                 "404": _error("unknown profile or project"),
+                "403": _error("profile_id or X-Profile-Id names another account's profile"),
                 "409": _error("a generation of this project is running"),
                 "422": _error("a field to fix; error.field names it"),
+                "429": _error("this key's requests per minute are used up; see Retry-After"),
                 "503": _error("database or broker unavailable; retry later"),
             }, body=_model_body("JobCreate")),
             "get": _operation("The account's jobs, newest first", {
@@ -282,7 +284,9 @@ def _paths() -> dict[str, Any]:
                 "202": _json(_ref("BatchAccepted"), "accepted; follow the Location header"),
                 "400": _error("the body is not a JSON object"),
                 "404": _error("unknown profile"),
+                "403": _error("profile_id or X-Profile-Id names another account's profile"),
                 "422": _error("a field to fix; error.field names it"),
+                "429": _error("this key's requests per minute are used up; see Retry-After"),
                 "503": _error("database or broker unavailable; retry later"),
             }, body=_model_body("BatchCreate")),
             "get": _operation("The account's batches, newest first", {
@@ -341,6 +345,7 @@ def _paths() -> dict[str, Any]:
             "400": _error("an empty or incomplete body"),
             "413": _error("larger than MAX_UPLOAD_BYTES"),
             "422": _error("not a picture or clip we can use, with the reason"),
+            "429": _error("this key's requests per minute are used up; see Retry-After"),
         }, body=_raw_body("JPEG, PNG or WebP image, or MP4, MOV, WebM or MKV video bytes",
                           ["application/octet-stream", "image/*", "video/*"]),
             parameters=[_query("filename", {"type": "string"}, "the file's name"),
@@ -349,14 +354,26 @@ def _paths() -> dict[str, Any]:
         "/v1/uploads/{upload_id}": {"get": _operation("One upload's details", {
             "200": _json(_ref("Upload"), "the upload"), "404": _error("no such upload"),
         }, parameters=[_path_parameter("upload_id")])},
-        "/v1/profiles": {"get": _operation("The account's profiles (brands)", {
-            "200": _json(_OBJECT, "profiles with their defaults"),
-        })},
-        "/v1/profiles/{profile_id}": {"patch": _operation(
-            "Rename, or merge new voice, caption and brand defaults", {
+        "/v1/profiles": {
+            "get": _operation("The account's profiles (brands)", {
+                "200": _json(_OBJECT, "profiles with their defaults"),
+            }),
+            "post": _operation("A new profile (brand): the fields of PATCH, name required", {
+                "201": _json(_OBJECT, "the profile"), "400": _error("not a JSON object"),
+                "422": _error("a field to fix"),
+            }, body=_model_body("ProfileUpdate"))},
+        "/v1/profiles/{profile_id}": {
+            "get": _operation("One profile", {
+                "200": _json(_OBJECT, "the profile"), "404": _error("no such profile"),
+            }, parameters=[profile_id]),
+            "patch": _operation("Rename, or merge new voice, caption and brand defaults", {
                 "200": _json(_OBJECT, "the profile"), "400": _error("not a JSON object"),
                 "404": _error("no such profile"), "422": _error("a field to fix"),
             }, body=_model_body("ProfileUpdate"), parameters=[profile_id])},
+        "/v1/profiles/{profile_id}/default": {"post": _operation(
+            "Make this profile the account's default", {
+                "200": _json(_OBJECT, "the profile"), "404": _error("no such profile"),
+            }, parameters=[profile_id])},
         "/v1/profiles/{profile_id}/logo": {
             "put": _operation("Set the brand logo (PNG or JPEG, raw body)", {
                 "200": _json(_OBJECT, "the profile"), "404": _error("no such profile"),

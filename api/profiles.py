@@ -24,8 +24,8 @@ from api.uploads import media_errors, media_tools, receive_body, stored_name
 from pipeline.publish.postiz import PostizClient, PostizError
 from pipeline.render.audio_mix import MUSIC_EXTENSIONS
 from pipeline.sources.inspect import check_audio, check_image
-from store.accounts import owned_profile
-from store.models import Profile
+from store.accounts import default_profile, owned_profile
+from store.models import Profile, new_id
 from store.secrets import PROFILE_SECRETS, SecretBox, SecretsUnavailable, SecretUnreadable
 
 bp = Blueprint("profiles", __name__, url_prefix="/v1/profiles")
@@ -104,6 +104,44 @@ def list_profiles() -> ResponseReturnValue:
     return jsonify({"profiles": [profile_public(p) for p in profiles]})
 
 
+@bp.post("")
+@require_account
+def create_profile() -> ResponseReturnValue:
+    """A new brand with the settings sent (the same fields as PATCH; `name` required);
+    201 with it. The account's first profile stays its default until another is made so."""
+    update: ProfileUpdate = json_body(ProfileUpdate)
+    if not update.name:
+        raise ApiError(422, "missing_field", "name: a new profile needs a name", "name")
+    profile = Profile(id=new_id("prof"), account_id=g.account.id, name=update.name,
+                      is_default=default_profile(db_session(), g.account.id) is None,
+                      settings=_updated_settings({}, update))
+    db_session().add(profile)
+    db_session().commit()
+    return jsonify(profile_public(profile)), 201
+
+
+@bp.get("/<profile_id>")
+@require_account
+def get_profile(profile_id: str) -> ResponseReturnValue:
+    """One of the account's profiles."""
+    return jsonify(profile_public(_owned(profile_id)))
+
+
+@bp.post("/<profile_id>/default")
+@require_account
+def make_default(profile_id: str) -> ResponseReturnValue:
+    """Make this profile the account's default (the one before stops being it)."""
+    profile = _owned(profile_id)
+    session = db_session()
+    for other in session.scalars(select(Profile).where(Profile.account_id == g.account.id,
+                                                       Profile.is_default.is_(True))):
+        other.is_default = False
+    session.flush()
+    profile.is_default = True
+    session.commit()
+    return jsonify(profile_public(profile))
+
+
 @bp.patch("/<profile_id>")
 @require_account
 def update_profile(profile_id: str) -> ResponseReturnValue:
@@ -111,7 +149,15 @@ def update_profile(profile_id: str) -> ResponseReturnValue:
     new voice, caption, brand, script and LLM defaults."""
     profile = _owned(profile_id)
     update: ProfileUpdate = json_body(ProfileUpdate)
-    settings = dict(profile.settings or {})
+    profile.settings = _updated_settings(dict(profile.settings or {}), update)
+    if update.name:
+        profile.name = update.name
+    db_session().commit()
+    return jsonify(profile_public(profile))
+
+
+def _updated_settings(settings: dict[str, Any], update: ProfileUpdate) -> dict[str, Any]:
+    """The stored settings with the update merged in, as PATCH and POST both do."""
     for key in ("voice", "captions", "brand"):
         part = getattr(update, key)
         if part is not None:
@@ -139,11 +185,7 @@ def update_profile(profile_id: str) -> ResponseReturnValue:
     secrets = _new_secrets(update)
     if secrets:
         settings["secrets"] = _sealed(settings.get("secrets") or {}, secrets)
-    profile.settings = settings
-    if update.name:
-        profile.name = update.name
-    db_session().commit()
-    return jsonify(profile_public(profile))
+    return settings
 
 
 def _llm_settings(current: dict[str, Any], update: LLMSettingsIn) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from werkzeug.utils import secure_filename
 
-from api.auth import require_account
+from api.auth import rate_limited, require_account
 from api.context import db_session, services
 from api.errors import ApiError
 from pipeline.sources.feeds import FeedError, detect_format
@@ -164,6 +164,7 @@ def upload_public(meta: dict[str, Any]) -> dict[str, Any]:
 
 @bp.post("")
 @require_account
+@rate_limited("uploads")
 def create_upload() -> ResponseReturnValue:
     """Receive a picture or clip as the raw body, check it, store it; answer 201 with its meta."""
     svc = services()

@@ -65,9 +65,15 @@ def create_account(session: Session, name: str) -> NewAccount:
 
 
 def account_for_key(session: Session, key: str) -> Account | None:
-    """The enabled account owning an unrevoked API key, or None; read afresh on every call,
-    so a revoke or a disable counts from the very next request. The key's last use is noted
-    in the session (the caller commits)."""
+    """The enabled account owning an unrevoked API key, or None (see `key_owner`)."""
+    found = key_owner(session, key)
+    return None if found is None else found[0]
+
+
+def key_owner(session: Session, key: str) -> tuple[Account, str] | None:
+    """The enabled account owning an unrevoked API key, and the key's id; None otherwise.
+    Read afresh on every call, so a revoke or a disable counts from the very next request.
+    The key's last use is noted in the session (the caller commits)."""
     if not key.startswith(API_KEY_PREFIX):
         return None
     found = session.execute(
@@ -84,7 +90,7 @@ def account_for_key(session: Session, key: str) -> Account | None:
         .values(last_used_at=now)
         # Compared in SQL only: SQLite hands back naive times the session could not compare.
         .execution_options(synchronize_session=False))
-    return account
+    return account, api_key.id
 
 
 def find_account(session: Session, name_or_id: str) -> Account | None:

@@ -156,6 +156,11 @@ ENV_VARS: tuple[EnvVar, ...] = (
            "Most products one batch makes videos of; the rest are reported as skipped.",
            _as_int),
     EnvVar("MAX_IDEA_CHARS", "max_idea_chars", "500", "Longest accepted idea text.", _as_int),
+    EnvVar("RATE_LIMIT_JOBS_PER_MINUTE", "rate_limit_jobs_per_minute", "120",
+           "POST /v1/jobs and POST /v1/batches a key may make a minute (429 beyond), shared "
+           "by every API process through Redis.", _as_int),
+    EnvVar("RATE_LIMIT_UPLOADS_PER_MINUTE", "rate_limit_uploads_per_minute", "60",
+           "POST /v1/uploads a key may make a minute (429 beyond).", _as_int),
     EnvVar("PROJECT_LOCK_TTL", "project_lock_ttl", "900",
            "Seconds a project lock lives without a heartbeat (a dead worker's lock expires).",
            _as_float),
@@ -248,6 +253,8 @@ class Settings:
     max_request_bytes: int = 65536
     max_upload_bytes: int = 524288000
     max_idea_chars: int = 500
+    rate_limit_jobs_per_minute: int = 120
+    rate_limit_uploads_per_minute: int = 60
     fetch_allow_hosts: frozenset[str] = frozenset()
     max_feed_bytes: int = 209715200
     max_fetch_bytes: int = 52428800
@@ -318,7 +325,8 @@ class Settings:
                      "max_idea_chars", "api_port", "api_threads", "worker_concurrency",
                      "worker_max_tasks_per_child", "speech_rate", "time_limit_scale",
                      "media_cache_bytes", "broker_visibility_timeout", "max_feed_bytes",
-                     "max_fetch_bytes", "fetch_timeout", "max_batch_items", "llm_timeout"):
+                     "max_fetch_bytes", "fetch_timeout", "max_batch_items", "llm_timeout",
+                     "rate_limit_jobs_per_minute", "rate_limit_uploads_per_minute"):
             if values[name] <= 0:
                 var = next(v.name for v in ENV_VARS if v.field == name)
                 raise SettingsError(f"{var} must be greater than 0, got {values[name]}")

@@ -290,8 +290,9 @@ def test_default_profile_is_used_without_one_named(api: Api, services: Services)
 
 
 @pytest.mark.parametrize("where", ["body", "header"])
-def test_another_accounts_profile_is_not_found(api: Api, services: Services, where: str) -> None:
-    """A profile of another account answers 404 profile_not_found, naming where it came from."""
+def test_another_accounts_profile_is_forbidden(api: Api, services: Services, where: str) -> None:
+    """A profile of another account answers 403 profile_forbidden, naming where it came from
+    and nothing about the profile itself."""
     other = new_account(services, "other")
     if where == "body":
         response = api.create_job(_body(profile_id=other.profile_id))
@@ -299,19 +300,19 @@ def test_another_accounts_profile_is_not_found(api: Api, services: Services, whe
     else:
         response = _post(api, headers={"X-Profile-Id": other.profile_id})
         field = "X-Profile-Id"
-    assert response.status_code == 404
-    assert response.json["error"] == {"code": "profile_not_found",
-                                      "message": f"{field}: no profile {other.profile_id!r}",
-                                      "field": field}
+    assert response.status_code == 403
+    assert response.json["error"] == {"code": "profile_forbidden",
+                                      "message": f"{field}: this profile belongs to another "
+                                                 "account", "field": field}
     assert _count(services, Job) == 0
 
 
-def test_account_without_default_profile_gets_409(api: Api, services: Services) -> None:
-    """An account whose default flag was cleared is told to pass profile_id."""
+def test_account_without_default_profile_gets_503(api: Api, services: Services) -> None:
+    """An account whose default flag was cleared is told to pass profile_id or set one."""
     with session_scope(services.sessions) as session:
         session.get(Profile, api.account.profile_id).is_default = False
     response = api.create_job()
-    assert response.status_code == 409
+    assert response.status_code == 503
     assert response.json["error"]["code"] == "no_default_profile"
     assert "profile_id" in response.json["error"]["message"]
 

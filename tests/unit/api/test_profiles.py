@@ -258,3 +258,33 @@ def test_profile_voice_of_another_language_is_refused_at_submission(api: Api,
     assert response.status_code == 422, response.json
     assert response.json["error"]["code"] == "voice_language_mismatch"
     assert response.json["error"]["field"] == "voice.voice"
+
+
+def test_profiles_are_created_read_and_made_default(api: Api, services: Services) -> None:
+    """POST makes a brand with the PATCH fields; the account keeps one default at all
+    times, and a job without profile_id goes to whichever is the default now."""
+    made = api.client.post("/v1/profiles", headers=api.headers, json={
+        "name": "Second brand", "voice": {"speed": 1.1}, "call_to_action": "Shop now"})
+    assert made.status_code == 201, made.get_json()
+    body = made.get_json()
+    assert (body["name"], body["is_default"], body["voice"], body["call_to_action"]) == (
+        "Second brand", False, {"speed": 1.1}, "Shop now")
+    assert api.get(f"/v1/profiles/{body['id']}").get_json() == body
+    assert api.client.post("/v1/profiles", headers=api.headers,
+                           json={"voice": {}}).get_json()["error"]["field"] == "name"
+    switched = api.client.post(f"/v1/profiles/{body['id']}/default", headers=api.headers)
+    assert switched.status_code == 200 and switched.get_json()["is_default"] is True
+    listed = api.get("/v1/profiles").get_json()["profiles"]
+    assert [(p["id"], p["is_default"]) for p in listed] == [
+        (body["id"], True), (api.account.profile_id, False)]
+    job = api.create_job()
+    assert job.get_json()["profile_id"] == body["id"]
+
+
+def test_another_accounts_profile_is_not_found_by_id(api: Api, services: Services) -> None:
+    other = new_account(services, "other")
+    for answer in (api.get(f"/v1/profiles/{other.profile_id}"),
+                   api.client.post(f"/v1/profiles/{other.profile_id}/default",
+                                   headers=api.headers)):
+        assert answer.status_code == 404
+        assert set(answer.get_json()) == {"error"}
