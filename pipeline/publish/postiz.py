@@ -26,9 +26,9 @@ from urllib.parse import SplitResult
 import httpx
 
 from pipeline.sources.fetch import (
-    DEFAULT_PORTS,
     FetchRefused,
     IPAddress,
+    open_checked,
     resolve_checked,
     retry_after_seconds,
     sniff,
@@ -245,31 +245,17 @@ class PostizClient:
         Host and TLS SNI, so DNS cannot swap in a private address between check and use."""
         url = self.base_url + path
         parts, addresses = self._resolve(url)
-        port = parts.port or DEFAULT_PORTS[parts.scheme]
-        target = parts.path + (f"?{parts.query}" if parts.query else "")
-        headers = {"Authorization": self._api_key, "Accept": "application/json",
-                   "Host": parts.netloc.lower()}
-        extensions = {"sni_hostname": parts.hostname or ""} if parts.scheme == "https" else {}
+        headers = {"Authorization": self._api_key, "Accept": "application/json"}
         kwargs.setdefault("timeout", self.timeout)
-        last_error: Exception | None = None
-        for ip in addresses:
-            literal = f"[{ip}]" if ip.version == 6 else str(ip)
-            request = self._client.build_request(
-                method, f"{parts.scheme}://{literal}:{port}{target}", headers=headers,
-                extensions=extensions, **kwargs)
-            try:
-                response = self._client.send(request, follow_redirects=False)
-            except httpx.ConnectError as error:
-                last_error = error  # nothing was sent; the host's next address may answer
-                continue
-            except httpx.TimeoutException:
-                raise PostizError(UNAVAILABLE, f"{method} {url}: timed out") from None
-            except httpx.HTTPError as error:
-                # The connection broke off: the request may or may not have been acted on.
-                raise PostizError(UNAVAILABLE,
-                                  f"{method} {url}: {type(error).__name__}: {error}") from None
-            return self._answer(method, url, response)
-        raise PostizError(UNAVAILABLE, f"{method} {url}: cannot connect ({last_error})")
+        try:
+            response = open_checked(self._client, method, parts, addresses, url,
+                                    headers=headers, stream=False, **kwargs)
+        except FetchRefused as refused:
+            # A connection that broke off may or may not have been acted on: "unavailable",
+            # which the publication's states answer by looking the post up before resending.
+            code = BAD_URL if refused.code == "bad_url" else UNAVAILABLE
+            raise PostizError(code, f"{method} {self._scrub(refused.message)}") from None
+        return self._answer(method, url, response)
 
     def _resolve(self, url: str) -> tuple[SplitResult, list[IPAddress]]:
         """Refuse a URL of an odd shape or at loopback, private or metadata addresses."""

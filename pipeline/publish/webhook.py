@@ -24,10 +24,10 @@ from urllib.parse import SplitResult
 import httpx
 
 from pipeline.sources.fetch import (
-    DEFAULT_PORTS,
     FetchLimits,
     FetchRefused,
     IPAddress,
+    open_checked,
     open_client,
     resolve_checked,
 )
@@ -167,7 +167,7 @@ def send_webhook(url: str, event: WebhookEvent, secret: str, *,
                "X-Videofactory-Delivery": event.id,
                SIGNATURE_HEADER: sign(body, secret, int(now()))}
     try:
-        parts, addresses = _checked_target(url, allow_hosts)
+        parts, addresses = resolve_checked(url, allow_hosts)
         if client is None:
             with open_client(FetchLimits(connect_timeout=timeout, read_timeout=timeout)) as own:
                 status = _post(own, parts, addresses, url, headers, body, timeout)
@@ -190,39 +190,13 @@ def _judge(status: int, url: str, seconds: float) -> DeliveryAttempt:
     return DeliveryAttempt(status, f"{url}: HTTP {status}", seconds, retryable=retryable)
 
 
-def _checked_target(url: str, allow_hosts: frozenset[str]) -> tuple[SplitResult, list[IPAddress]]:
-    """The URL's parts and the addresses to dial, each one checked by the fetcher's rules."""
-    return resolve_checked(url, allow_hosts)
-
-
 def _post(client: httpx.Client, parts: SplitResult, addresses: list[IPAddress], url: str,
           headers: dict[str, str], body: bytes, timeout: float) -> int:
-    """POST to a checked address with the original name in Host and TLS SNI; the status."""
-    port = parts.port or DEFAULT_PORTS[parts.scheme]
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    extensions = {"sni_hostname": parts.hostname or ""} if parts.scheme == "https" else {}
-    last_error: Exception | None = None
-    for ip in addresses:
-        literal = f"[{ip}]" if ip.version == 6 else str(ip)
-        try:
-            request = client.build_request(
-                "POST", f"{parts.scheme}://{literal}:{port}{target}", content=body,
-                headers={**headers, "Host": parts.netloc.lower()}, extensions=extensions,
-                timeout=timeout)
-            # stream=True and no read: the answer's body is not needed, however large it is.
-            response = client.send(request, stream=True, follow_redirects=False)
-        except httpx.ConnectError as error:
-            last_error = error  # the next address of the same host may answer
-            continue
-        except httpx.TimeoutException as error:
-            raise FetchRefused("timeout", f"{url}: timed out ({error!r})") from None
-        except httpx.InvalidURL as error:
-            raise FetchRefused("bad_url", f"{url}: {error}") from None
-        except httpx.HTTPError as error:
-            raise FetchRefused("unreachable", f"{url}: {error!r}") from None
-        response.close()
-        return response.status_code
-    raise FetchRefused("unreachable", f"{url}: cannot connect ({last_error!r})")
+    """POST to a checked address; the status (the answer's body is never read)."""
+    response = open_checked(client, "POST", parts, addresses, url, headers=headers,
+                            content=body, timeout=timeout)
+    response.close()
+    return response.status_code
 
 
 def retry_delays() -> Iterator[float]:

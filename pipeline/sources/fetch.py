@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import SplitResult, urljoin, urlsplit
 
 import certifi
@@ -184,7 +185,8 @@ def _fetch(client: httpx.Client, url: str, out: Path, limits: FetchLimits, etag:
         parts = _parse(current)
         addresses = _resolve(parts, current, limits.allow_hosts)
         _check_deadline(give_up_at, url, limits.deadline)
-        response = _open(client, parts, addresses, current, conditions)
+        response = open_checked(client, "GET", parts, addresses, current,
+                                headers=conditions)
         try:
             if response.status_code == 304 and conditions:
                 return Fetched(url=current, path=out, size=0, content_type="", sha256="",
@@ -327,29 +329,33 @@ def _resolve(parts: SplitResult, url: str, allow_hosts: frozenset[str]) -> list[
     return addresses
 
 
-def _open(
-    client: httpx.Client, parts: SplitResult, addresses: list[IPAddress], url: str,
-    conditions: dict[str, str],
-) -> httpx.Response:
-    """Send the GET to a checked address, with the original name in Host and TLS SNI."""
+def open_checked(client: httpx.Client, method: str, parts: SplitResult,
+                 addresses: list[IPAddress], url: str, *, headers: dict[str, str] | None = None,
+                 stream: bool = True, **request: Any) -> httpx.Response:
+    """Send the request to an address `resolve_checked` approved, with the original name in
+    Host and TLS SNI, so DNS cannot swap in another address between the check and the
+    connection; the next address is tried only when nothing could be sent. Redirects are
+    never followed: each hop must be checked. `request` goes to httpx (content, files,
+    json, params, timeout); the response is streamed unless `stream` is False.
+
+    Raises:
+        FetchRefused: timeout, bad_url or unreachable, naming the URL.
+    """
     host = parts.hostname or ""
     port = parts.port or DEFAULT_PORTS[parts.scheme]
     target = parts.path or "/"
     if parts.query:
         target += "?" + parts.query
-    host_header = parts.netloc.lower()
     extensions = {"sni_hostname": host} if parts.scheme == "https" else {}
     last_error: Exception | None = None
     for ip in addresses:
         literal = f"[{ip}]" if ip.version == 6 else str(ip)
         try:
-            request = client.build_request(
-                "GET",
-                f"{parts.scheme}://{literal}:{port}{target}",
-                headers={"Host": host_header, **conditions},
-                extensions=extensions,
-            )
-            return client.send(request, stream=True)
+            built = client.build_request(
+                method, f"{parts.scheme}://{literal}:{port}{target}",
+                headers={**(headers or {}), "Host": parts.netloc.lower()},
+                extensions=extensions, **request)
+            return client.send(built, stream=stream, follow_redirects=False)
         except httpx.ConnectError as error:
             last_error = error  # the next address of the same host may answer
         except httpx.TimeoutException as error:
