@@ -37,8 +37,12 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         batches,
         context,
         costs,
+        docs,
         errors,
+        events,
         health,
+        inputs,
+        job_files,
         jobs,
         openapi,
         profiles,
@@ -50,8 +54,11 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
 
     context.init_app(app)
     errors.init_app(app)
+    inputs.init_app(app)
     app.register_blueprint(jobs.bp)
     app.register_blueprint(review.bp)
+    app.register_blueprint(job_files.bp)
+    app.register_blueprint(events.bp)
     app.register_blueprint(batches.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(profiles.bp)
@@ -60,4 +67,5 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(costs.bp)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(docs.bp)
     return app

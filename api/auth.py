@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hmac
 import math
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -12,28 +13,59 @@ from flask import g, request
 from api.context import db_session, services
 from api.errors import ApiError
 from store.accounts import key_owner
+from store.web_sessions import session_owner
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+SESSION_COOKIE = "vf_session"
+CSRF_HEADER = "X-CSRF-Token"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _from_api_key(header: str) -> None:
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise ApiError(401, "unauthorized",
+                       "missing API key: send `Authorization: Bearer <api key>`")
+    session = db_session()
+    found = key_owner(session, key.strip())
+    if found is None:
+        raise ApiError(401, "unauthorized",
+                       "invalid, revoked or disabled API key: create one with "
+                       "`videofactory keys create ACCOUNT`")
+    session.commit()  # the key's last use, before the view's own work
+    g.account, g.api_key_id = found
+
+
+def _from_web_session(token: str) -> None:
+    """The web page's signed-in browser; what changes something must echo the session's CSRF
+    token (a header from the page's script, or a form field)."""
+    signed_in = session_owner(db_session(), token)
+    if signed_in is None:
+        raise ApiError(401, "unauthorized", "signed out: sign in again with an API key")
+    if request.method not in _SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER) or request.form.get("csrf_token") or ""
+        if not hmac.compare_digest(sent.encode(), signed_in.csrf_token.encode()):
+            raise ApiError(403, "csrf_failed",
+                           f"this request did not carry the page's {CSRF_HEADER}; reload the "
+                           "page and try again")
+    g.account, g.api_key_id = signed_in.account, signed_in.api_key_id
+    g.csrf_token = signed_in.csrf_token
+
+
 def require_account(view: F) -> F:
-    """Put the key's account on `g.account`, or raise 401."""
+    """Put the caller's account on `g.account` (from the Bearer key, else the web page's
+    session cookie), or raise 401."""
 
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         header = request.headers.get("Authorization", "")
-        scheme, _, key = header.partition(" ")
-        if scheme.lower() != "bearer" or not key.strip():
-            raise ApiError(401, "unauthorized",
-                           "missing API key: send `Authorization: Bearer <api key>`")
-        session = db_session()
-        found = key_owner(session, key.strip())
-        if found is None:
-            raise ApiError(401, "unauthorized",
-                           "invalid, revoked or disabled API key: create one with "
-                           "`videofactory keys create ACCOUNT`")
-        session.commit()  # the key's last use, before the view's own work
-        g.account, g.api_key_id = found
+        token = request.cookies.get(SESSION_COOKIE)
+        if header or not token:
+            _from_api_key(header)
+        else:
+            _from_web_session(token)
         return view(*args, **kwargs)
 
     return wrapped  # type: ignore[return-value]

@@ -8,10 +8,11 @@ from typing import Any
 from flask import Blueprint, g, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 
+from api import quotas
 from api.auth import rate_limited, require_account
 from api.context import db_session, dispatcher
 from api.errors import ApiError
-from api.jobs import iso_time, job_options, list_limit, resolve_profile
+from api.jobs import chosen_preset, iso_time, job_options, list_limit, resolve_profile
 from api.schemas import (
     MAPPING_FIELDS,
     MAX_COLLECTION_ITEMS,
@@ -22,7 +23,6 @@ from api.schemas import (
 )
 from api.sources import checked_collection, is_http_url
 from api.uploads import find_upload
-from pipeline.render.presets import PRESETS
 from store import batches as batch_store
 from store.models import Batch, Job
 
@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("batches", __name__, url_prefix="/v1/batches")
 
 ITEMS_PAGE_DEFAULT, ITEMS_PAGE_MAX = 100, 500
+MAX_POSITION = 2**31 - 1  # batch_items.position is a 32-bit integer column
 
 
 def _invalid(field: str, message: str, code: str = "invalid_field") -> ApiError:
@@ -83,25 +84,24 @@ def create_batch() -> ResponseReturnValue:
     """Validate and store the batch, send its ingest; answer 202 at once (nothing is fetched
     or parsed in the request)."""
     body: BatchCreate = json_body(BatchCreate)
-    if body.preset not in PRESETS:
-        raise _invalid("preset", f"unknown preset {body.preset!r}; use one of "
-                       f"{', '.join(PRESETS)}", "unknown_preset")
+    limit = quotas.batch_item_limit(body.source, body.limit)
     image_keys: dict[str, str] = {}
     if isinstance(body.source, FeedSourceIn):
         source = _feed_source(body.source, body)
     else:
         source, image_keys = _collection_source(body.source)
     profile = resolve_profile(body)
+    preset = chosen_preset(body, profile)
     # Each item's language is found from its own words unless the voice names one.
     base = job_options(body, profile, "")
     if not (body.voice and body.voice.language):
         base.pop("language", None)
-    options = {"dry_run": body.dry_run, "limit": body.limit,
+    options = {"dry_run": body.dry_run, "limit": limit,
                "include_out_of_stock": body.include_out_of_stock, "mapping": body.mapping,
                "job": base, "image_keys": image_keys}
     session = db_session()
     batch = batch_store.create_batch(session, account_id=g.account.id, profile_id=profile.id,
-                                     preset=body.preset, source=source, options=options)
+                                     preset=preset, source=source, options=options)
     session.commit()
     try:
         dispatcher().ingest(batch.id)
@@ -151,11 +151,19 @@ def get_batch(batch_id: str) -> ResponseReturnValue:
     """The batch with a page of its items; `next` is the URL of the next page."""
     batch = _owned_batch(batch_id)
     raw_after = request.args.get("after", "-1")
-    if not raw_after.lstrip("-").isdigit():
-        raise _invalid("after", "pass the position the previous page's next URL gives")
+    digits = raw_after.removeprefix("-")
+    # ASCII digits only ("²".isdigit() is true too), and within the column's range.
+    if not (digits.isascii() and digits.isdigit()) or not -1 <= int(raw_after) <= MAX_POSITION:
+        raise _invalid("after", "pass the position the previous page's next URL gives (a "
+                       f"whole number from -1 to {MAX_POSITION})")
     limit = list_limit(ITEMS_PAGE_DEFAULT, ITEMS_PAGE_MAX)
-    page, more = batch_store.batch_items(db_session(), batch.id, after=int(raw_after),
-                                         limit=limit)
+    return jsonify(batch_page(batch, after=int(raw_after), limit=limit))
+
+
+def batch_page(batch: Batch, *, after: int = -1, limit: int = ITEMS_PAGE_DEFAULT
+               ) -> dict[str, Any]:
+    """The batch's summary with the page of its items after position `after`."""
+    page, more = batch_store.batch_items(db_session(), batch.id, after=after, limit=limit)
     items = [{"key": item.key, "title": item.title, "status": status, "job_id": item.job_id,
               "video_url": (url_for("jobs.get_job_video", job_id=job.id)
                             if job is not None and job.status == "succeeded" else None),
@@ -163,7 +171,7 @@ def get_batch(batch_id: str) -> ResponseReturnValue:
              for item, status, job in page]
     following = (url_for("batches.get_batch", batch_id=batch.id, after=page[-1][0].position,
                          limit=limit) if more else None)
-    return jsonify({**batch_summary(batch), "items": items, "next": following})
+    return {**batch_summary(batch), "items": items, "next": following}
 
 
 @bp.get("")

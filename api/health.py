@@ -6,6 +6,7 @@ from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
 from api.context import services
+from api.errors import error_body
 from store.db import DatabaseUnavailable, ping
 
 bp = Blueprint("health", __name__, url_prefix="/v1/health")
@@ -29,5 +30,11 @@ def health() -> ResponseReturnValue:
         except Exception as exc:  # noqa: BLE001 - any failure means unreachable
             broker = {"ok": False, "mode": "redis", "error": str(exc)}
     healthy = bool(database["ok"] and broker["ok"])
-    body = {"status": "ok" if healthy else "unavailable", "database": database, "broker": broker}
+    body: dict[str, object] = {"status": "ok" if healthy else "unavailable",
+                               "database": database, "broker": broker}
+    if not healthy:  # like every other 5xx, it carries an `error`
+        down = " and ".join(name for name, part in (("database", database), ("broker", broker))
+                            if not part["ok"])
+        body["error"] = error_body("unavailable",
+                                   f"the {down} does not answer; retry in a moment")["error"]
     return jsonify(body), 200 if healthy else 503

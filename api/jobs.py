@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from flask import Blueprint, g, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 
+from api import quotas
 from api.auth import rate_limited, require_account
 from api.context import db_session, dispatcher, services
 from api.errors import ApiError
@@ -16,22 +18,29 @@ from api.media_response import serve_object
 from api.profiles import brand_snapshot
 from api.schemas import BatchCreate, IdeaSourceIn, JobCreate, json_body
 from api.sources import CheckedSource, check_source, media_items
-from pipeline.render.presets import PRESETS
+from pipeline.render.presets import DEFAULT_PRESET, PRESETS
 from pipeline.sequence import STAGE_NAMES
 from pipeline.sources.product import html_to_text
 from pipeline.text.clean import clean_text
 from pipeline.text.language import detect_language
-from pipeline.types import StageError
+from pipeline.types import Script, StageError
 from store import jobs as job_store
 from store import review
 from store.accounts import default_profile, owned_profile
 from store.costs import job_costs
+from store.media import MediaMissing
 from store.models import Job, Profile, Project
 from store.publications import job_publications
 from store.settings import Settings
 from worker.execution import release_project_lock
 from worker.routing import STAGE_QUEUES
-from worker.stages import job_voice_options, resolve_voice, script_notes, voice_defaults
+from worker.stages import (
+    job_voice_options,
+    post_caption,
+    resolve_voice,
+    script_notes,
+    voice_defaults,
+)
 
 log = logging.getLogger(__name__)
 bp = Blueprint("jobs", __name__, url_prefix="/v1/jobs")
@@ -46,12 +55,19 @@ def iso_time(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z")
 
 
+def chosen_preset(body: JobCreate | BatchCreate, profile: Profile) -> str:
+    """The request's preset, else the profile's default, else tiktok; 422 for an unknown one."""
+    preset = body.preset or (profile.settings or {}).get("preset") or DEFAULT_PRESET
+    if preset not in PRESETS:
+        field = "preset" if body.preset else "profile.preset"
+        raise ApiError(422, "unknown_preset",
+                       f"{field}: unknown preset {preset!r}; use one of {', '.join(PRESETS)}",
+                       field)
+    return preset
+
+
 def _validated_job_request() -> tuple[JobCreate, CheckedSource]:
     body: JobCreate = json_body(JobCreate)
-    if body.preset not in PRESETS:
-        raise ApiError(422, "unknown_preset",
-                       f"preset: unknown preset {body.preset!r}; use one of {', '.join(PRESETS)}",
-                       "preset")
     checked = check_source(body.source, services().settings.max_idea_chars)
     if isinstance(body.source, IdeaSourceIn) and body.source.media:
         checked.options["media"] = media_items(body.source.media)
@@ -83,6 +99,8 @@ def job_options(body: JobCreate | BatchCreate, profile: Profile, text: str) -> d
                              else bool(stored.get("review")))
     if stored.get("call_to_action"):
         options["call_to_action"] = stored["call_to_action"]
+    if stored.get("music_volume_db") is not None:
+        options["music_volume_db"] = stored["music_volume_db"]
     brand = brand_snapshot(profile)
     if brand:
         options["brand"] = brand
@@ -176,10 +194,15 @@ def create_job() -> ResponseReturnValue:
     project = _resolve_project(body, profile, checked.text)
     if project.profile_id != profile.id:  # an existing project keeps its own profile
         profile = session.get(Profile, project.profile_id) or profile
+    preset = chosen_preset(body, profile)
+    options = {**job_options(body, profile, checked.text), **checked.options}
+    speed = float((options.get("voice") or {}).get("speed") or 1.0)
+    quotas.check_video_seconds(quotas.estimated_seconds(body.source, checked, preset, speed),
+                               "source")
+    quotas.check_running_jobs()
     job = job_store.create_job(
         session, account_id=g.account.id, profile_id=profile.id, project_id=project.id,
-        source=checked.stored, preset=body.preset, queues=STAGE_QUEUES,
-        options={**job_options(body, profile, checked.text), **checked.options},
+        source=checked.stored, preset=preset, queues=STAGE_QUEUES, options=options,
     )
     _lock_project(job)
     return _enqueue(job, STAGE_NAMES[0])
@@ -188,6 +211,10 @@ def create_job() -> ResponseReturnValue:
 def _lock_project(job: Job) -> None:
     svc = services()
     project_id, job_id = job.project_id, job.id  # the rollback below expires the job's attributes
+    if project_id is None:
+        raise ApiError(409, "profile_deleted",
+                       f"job {job_id} belonged to a profile that was deleted; submit it again "
+                       "as a new job")
     if not svc.locks.acquire(project_id, job_id, svc.settings.project_lock_ttl):
         db_session().rollback()
         holder = svc.locks.holder(project_id)
@@ -249,6 +276,7 @@ def retry_job(job_id: str) -> ResponseReturnValue:
         raise ApiError(409, "job_not_failed",
                        f"only a failed or canceled job can be retried; job {job_id} is "
                        f"{job.status}")
+    quotas.check_running_jobs()
     _lock_project(job)
     stage = job_store.reopen_job(db_session(), job.id)
     return _enqueue(job, stage)
@@ -338,9 +366,22 @@ def job_public(job: Job, *, with_costs: bool = False) -> dict[str, Any]:
 def _content(job: Job) -> dict[str, Any]:
     """Who wrote the script, its warnings, why each scene shows what it shows, and the stock
     footage's licences and authors (once the script stage has run)."""
-    notes = script_notes(services().media, dict(job.artifacts or {}))
+    artifacts = dict(job.artifacts or {})
+    notes = script_notes(services().media, artifacts)
     return {"generator": notes.get("generator"), "warnings": notes.get("warnings", []),
-            "visuals": notes.get("visuals", []), "attribution": notes.get("attribution", [])}
+            "visuals": notes.get("visuals", []), "attribution": notes.get("attribution", []),
+            "post_caption": _post_caption(artifacts, notes)}
+
+
+def _post_caption(artifacts: dict[str, str], notes: dict[str, Any]) -> str | None:
+    """What is posted with the video (caption, hashtags, credits), once there is a script."""
+    if "script" not in artifacts:
+        return None
+    try:
+        script = Script.from_dict(json.loads(services().media.read_bytes(artifacts["script"])))
+    except (MediaMissing, ValueError, KeyError, TypeError):
+        return None
+    return post_caption(script, notes.get("credit") or "")
 
 
 LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX = 20, 100

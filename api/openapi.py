@@ -14,6 +14,7 @@ from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 from pydantic import BaseModel
 
+from api.auth import CSRF_HEADER, SESSION_COOKIE
 from api.schemas import BatchCreate, JobCreate, ProfileUpdate, ScriptEdit, ScriptRegenerate
 from pipeline.sequence import STAGE_NAMES
 from store.jobs import JOB_STATUSES
@@ -78,7 +79,8 @@ _JOB = {
             "properties": {"stage": {"type": "string"}, "code": {"type": "string"},
                            "message": {"type": "string"}}}]},
         "preset": {"type": "string"}, "source": {"type": "object"},
-        "project_id": {"type": "string"}, "profile_id": {"type": "string"},
+        # null once the job's profile has been deleted (the job itself stays)
+        "project_id": _STRING_OR_NULL, "profile_id": _STRING_OR_NULL,
         "created_at": {"type": "string"}, "started_at": _STRING_OR_NULL,
         "finished_at": _STRING_OR_NULL, "video_url": _STRING_OR_NULL,
         "costs": {
@@ -156,7 +158,31 @@ _BATCH_LIST = {"type": "object", "required": ["batches", "next_before"],
                               "next_before": _STRING_OR_NULL}}
 _MUSIC_LIST = {"type": "object", "required": ["music"],
                "properties": {"music": {"type": "array", "items": {"type": "string"}}}}
+_HEALTH_PART = {"type": "object", "required": ["ok"],
+                "properties": {"ok": {"type": "boolean"}, "mode": {"enum": ["redis", "in-process"]},
+                               "error": {"type": "string"}}}
+_HEALTH = {"type": "object", "required": ["status", "database", "broker"],
+           "properties": {"status": {"enum": ["ok", "unavailable"]},
+                          "database": _HEALTH_PART, "broker": _HEALTH_PART,
+                          "error": _ERROR["properties"]["error"]}}
+# POST takes PATCH's fields, but a new profile needs its name (the view says so with 422).
+_PROFILE_CREATE = {"allOf": [_ref("ProfileUpdate"),
+                             {"type": "object", "required": ["name"],
+                              "properties": {"name": {"type": "string"}}}]}
+_PROFILE_DELETED = {"type": "object", "required": ["id", "deleted"],
+                    "properties": {"id": {"type": "string"}, "deleted": {"const": True}}}
 _OBJECT = {"type": "object"}
+_MP4 = {"video/mp4": {"schema": {"type": "string", "format": "binary"}}}
+_WAV = {"audio/wav": {"schema": {"type": "string", "format": "binary"}}}
+_EVENT_STREAM = {"text/event-stream": {"schema": {
+    "type": "string", "description": "`event: job` (or `batch`) with the JSON GET answers, at "
+    "every change; `event: end` with {\"status\"} once finished; `retry: 2000`. The stream "
+    "closes after EVENTS_STREAM_SECONDS: an EventSource reconnects by itself"}}}
+_JOB_FILES = {kind: {"schema": {"type": "string", "format": "binary"}}
+              for kind in ("application/x-subrip", "text/vtt", "application/json",
+                           "video/mp4")}
+_PREVIEW = {"type": "object", "required": ["url"],
+            "properties": {"url": {"type": "string", "description": "GET it: the draft MP4"}}}
 
 
 def _path_parameter(name: str) -> dict[str, Any]:
@@ -176,10 +202,15 @@ def _operation(summary: str, responses: dict[str, Any], *, body: dict[str, Any] 
         operation["requestBody"] = body
     if parameters:
         operation["parameters"] = parameters
+    if body is not None and "application/json" in body["content"]:
+        responses.setdefault("400", _error("the body is not a JSON object"))
+        responses.setdefault("413", _error("the body is larger than MAX_REQUEST_BYTES"))
     if public:
         operation["security"] = []
     else:
         responses.setdefault("401", _error("missing or unknown API key"))
+        # The key is looked up in the database before anything else.
+        responses.setdefault("503", _error("database unavailable; retry later"))
     return operation
 
 
@@ -188,6 +219,8 @@ def _model_body(name: str) -> dict[str, Any]:
 
 
 def _raw_body(description: str, types: list[str]) -> dict[str, Any]:
+    # The server judges the bytes, never the Content-Type header, so any type is taken;
+    # application/octet-stream is listed first as the one to send when in doubt.
     return {"required": True, "description": description,
             "content": {kind: {"schema": {"type": "string", "format": "binary"}}
                         for kind in types}}
@@ -203,8 +236,11 @@ def _paths() -> dict[str, Any]:
                 "404": _error("unknown profile or project"),
                 "403": _error("profile_id or X-Profile-Id names another account's profile"),
                 "409": _error("a generation of this project is running"),
-                "422": _error("a field to fix; error.field names it"),
-                "429": _error("this key's requests per minute are used up; see Retry-After"),
+                "422": _error("a field to fix; error.field names it; quota_exceeded: the "
+                              "video would be longer than the account's video_seconds"),
+                "429": _error("rate_limited: this key's requests per minute are used up; "
+                              "quota_exceeded: the account has its running_jobs queued or "
+                              "running; see Retry-After"),
                 "503": _error("database or broker unavailable; retry later"),
             }, body=_model_body("JobCreate")),
             "get": _operation("The account's jobs, newest first", {
@@ -236,6 +272,8 @@ def _paths() -> dict[str, Any]:
                 "202": _json(_ref("JobAccepted"), "queued again from from_stage"),
                 "404": _error("no such job"),
                 "409": _error("the job is not failed or canceled, or its project is generating"),
+                "429": _error("quota_exceeded: the account has its running_jobs queued or "
+                              "running; see Retry-After"),
                 "503": _error("database or broker unavailable; retry later"),
             }, parameters=[job_id])},
         "/v1/jobs/{job_id}/script": {
@@ -271,12 +309,13 @@ def _paths() -> dict[str, Any]:
                 "503": _error("database or broker unavailable; retry later"),
             }, parameters=[job_id])},
         "/v1/jobs/{job_id}/video": {"get": _operation("The finished MP4 (Range requests: 206)", {
-            "200": {"description": "the video",
-                    "content": {"video/mp4": {"schema": {"type": "string",
-                                                         "format": "binary"}}}},
-            "206": {"description": "the requested byte range"},
+            "200": {"description": "the video", "content": _MP4},
+            "206": {"description": "the requested byte range", "content": _MP4},
+            "302": {"description": "with MEDIA_PRESIGN: to a presigned URL of the bucket"},
+            "304": {"description": "If-None-Match names the video's ETag: not modified"},
             "404": _error("no such job"), "409": _error("the video is not ready"),
             "410": _error("the video is no longer in media storage"),
+            "416": _error("the Range is outside the video"),
         }, parameters=[job_id])},
         "/v1/batches": {
             "post": _operation("One video per product of a feed or collection; fetching and "
@@ -285,7 +324,8 @@ def _paths() -> dict[str, Any]:
                 "400": _error("the body is not a JSON object"),
                 "404": _error("unknown profile"),
                 "403": _error("profile_id or X-Profile-Id names another account's profile"),
-                "422": _error("a field to fix; error.field names it"),
+                "422": _error("a field to fix; error.field names it; quota_exceeded: more "
+                              "items than the account's batch_items"),
                 "429": _error("this key's requests per minute are used up; see Retry-After"),
                 "503": _error("database or broker unavailable; retry later"),
             }, body=_model_body("BatchCreate")),
@@ -328,18 +368,66 @@ def _paths() -> dict[str, Any]:
                 _query("limit", {"type": "integer", "minimum": 1, "maximum": 100}, "page size"),
                 _query("before", {"type": "string"}, "the next_before of the previous page"),
             ])},
+        "/v1/jobs/{job_id}/events": {"get": _operation(
+            "The job's state as Server-Sent Events: each change as it happens, until it "
+            "finishes", {
+                "200": {"description": "the event stream", "content": _EVENT_STREAM},
+                "404": _error("no such job"),
+            }, parameters=[job_id])},
+        "/v1/jobs/{job_id}/files/{file_name}": {"get": _operation(
+            "One of the job's files: captions.srt, captions.vtt, captions.json, or its draft "
+            "preview.mp4 (Range requests: 206)", {
+                "200": {"description": "the file", "content": _JOB_FILES},
+                "206": {"description": "the requested byte range", "content": _JOB_FILES},
+                "304": {"description": "If-None-Match names the file's ETag: not modified"},
+                "404": _error("no such job, or no file of that name"),
+                "409": _error("the stage that makes it has not run (file_not_ready)"),
+                "410": _error("the file is no longer in media storage"),
+                "416": _error("the Range is outside the file"),
+            }, parameters=[job_id, _path_parameter("file_name")])},
+        "/v1/jobs/{job_id}/preview": {"post": _operation(
+            "Render the job's draft now (half size, fast, the final render's timeline)", {
+                "200": _json(_PREVIEW, "rendered; GET url to watch it"),
+                "404": _error("no such job"),
+                "409": _error("the script, voice or captions are not made yet"),
+                "422": _error("the draft could not be rendered, with the reason"),
+            }, parameters=[job_id])},
+        "/v1/batches/{batch_id}/events": {"get": _operation(
+            "The batch's counts and first page of items as Server-Sent Events, until it is "
+            "done", {
+                "200": {"description": "the event stream", "content": _EVENT_STREAM},
+                "404": _error("no such batch"),
+            }, parameters=[_path_parameter("batch_id")])},
         "/v1/batches/{batch_id}": {"get": _operation(
             "A batch's status, counts and a page of its items", {
                 "200": _json(_ref("Batch"), "the batch"), "404": _error("no such batch"),
                 "422": _error("a bad query parameter"),
             }, parameters=[
                 _path_parameter("batch_id"),
-                _query("after", {"type": "integer"}, "items after this position (see next)"),
+                _query("after", {"type": "integer", "minimum": -1, "maximum": 2**31 - 1},
+                       "items after this position (see next); -1, the default, is the start"),
                 _query("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "page size"),
             ])},
         "/v1/voices": {"get": _operation("Installed and downloadable voices", {
             "200": _json(_OBJECT, "voices by engine and language"),
+            "422": _error("a bad query parameter"),
         }, parameters=[_query("language", {"type": "string"}, "ISO 639-1 code")])},
+        "/v1/voices/sample": {"get": _operation(
+            "A few seconds of a voice (WAV) saying a line in a language: engine, voice and "
+            "speed as a job takes them (Range requests: 206)", {
+                "200": {"description": "the sample", "content": _WAV},
+                "206": {"description": "the requested byte range", "content": _WAV},
+                "304": {"description": "If-None-Match names the sample's ETag: not modified"},
+                "416": _error("the Range is outside the sample"),
+                "422": _error("a bad query parameter, or a voice that cannot speak the "
+                              "language (error.code says why, error.field names it)"),
+            }, parameters=[
+                _query("language", {"type": "string"}, "ISO 639-1 code; default en"),
+                _query("engine", {"type": "string"}, "auto, piper or espeak; default VOICE_ENGINE"),
+                _query("voice", {"type": "string"}, "a name GET /v1/voices lists"),
+                _query("speed", {"type": "number", "minimum": 0.5, "maximum": 2},
+                       "default 1"),
+            ])},
         "/v1/uploads": {"post": _operation("Upload a picture or clip as the raw body", {
             "201": _json(_ref("Upload"), "stored; use its id in source.media"),
             "400": _error("an empty or incomplete body"),
@@ -361,11 +449,21 @@ def _paths() -> dict[str, Any]:
             "post": _operation("A new profile (brand): the fields of PATCH, name required", {
                 "201": _json(_OBJECT, "the profile"), "400": _error("not a JSON object"),
                 "422": _error("a field to fix"),
-            }, body=_model_body("ProfileUpdate"))},
+            }, body=_model_body("ProfileCreate"))},
         "/v1/profiles/{profile_id}": {
             "get": _operation("One profile", {
                 "200": _json(_OBJECT, "the profile"), "404": _error("no such profile"),
             }, parameters=[profile_id]),
+            "delete": _operation(
+                "Delete a profile that is not the default and has no job under way: its "
+                "projects, logo and music go; its jobs, batches and costs stay, with no "
+                "profile", {
+                    "200": _json(_ref("ProfileDeleted"), "deleted"),
+                    "404": _error("no such profile"),
+                    "409": _error("default_profile: it is the account's default; "
+                                  "profile_in_use: it has jobs queued, running or awaiting "
+                                  "review"),
+                }, parameters=[profile_id]),
             "patch": _operation("Rename, or merge new voice, caption and brand defaults", {
                 "200": _json(_OBJECT, "the profile"), "400": _error("not a JSON object"),
                 "404": _error("no such profile"), "422": _error("a field to fix"),
@@ -376,9 +474,11 @@ def _paths() -> dict[str, Any]:
             }, parameters=[profile_id])},
         "/v1/profiles/{profile_id}/logo": {
             "put": _operation("Set the brand logo (PNG or JPEG, raw body)", {
-                "200": _json(_OBJECT, "the profile"), "404": _error("no such profile"),
+                "200": _json(_OBJECT, "the profile"), "400": _error("an empty or incomplete body"),
+                "404": _error("no such profile"),
                 "413": _error("too large"), "422": _error("not a usable picture"),
-            }, body=_raw_body("PNG or JPEG bytes", ["image/png", "image/jpeg"]),
+            }, body=_raw_body("PNG or JPEG bytes",
+                              ["application/octet-stream", "image/png", "image/jpeg"]),
                 parameters=[profile_id]),
             "delete": _operation("Remove the brand logo", {
                 "200": _json(_OBJECT, "the profile"), "404": _error("no such profile"),
@@ -387,9 +487,12 @@ def _paths() -> dict[str, Any]:
         "/v1/profiles/{profile_id}/music": {
             "post": _operation("Add a track to the profile's music folder (raw body)", {
                 "201": _json(_ref("MusicList"), "the folder's tracks"),
+                "400": _error("an empty or incomplete body"),
                 "404": _error("no such profile"), "409": _error("a track of that name exists"),
-                "413": _error("too large"), "422": _error("not usable audio"),
-            }, body=_raw_body("MP3, M4A, AAC, WAV, OGG/Opus or FLAC bytes", ["audio/*"]),
+                "413": _error("too large"),
+                "422": _error("not usable audio, or a bad query parameter"),
+            }, body=_raw_body("MP3, M4A, AAC, WAV, OGG/Opus or FLAC bytes",
+                              ["application/octet-stream", "audio/*"]),
                 parameters=[profile_id, _query("filename", {"type": "string"}, "its name")]),
             "get": _operation("The profile's music tracks", {
                 "200": _json(_ref("MusicList"), "the folder's tracks"),
@@ -401,13 +504,31 @@ def _paths() -> dict[str, Any]:
             "404": _error("no such profile or track"),
         }, parameters=[profile_id, _path_parameter("name")])},
         "/v1/health": {"get": _operation("Can this API reach its database and broker?", {
-            "200": _json(_OBJECT, "both answer"),
-            "503": _json(_OBJECT, "the part that does not answer, with its error"),
+            "200": _json(_ref("Health"), "both answer"),
+            "503": _json({**_HEALTH, "required": [*_HEALTH["required"], "error"]},
+                         "the part that does not answer, with its error, and an Error's "
+                         "`error`"),
         }, public=True)},
         "/v1/openapi.json": {"get": _operation("This document", {
             "200": _json(_OBJECT, "OpenAPI 3.1"),
         }, public=True)},
     }
+
+
+def _with_csrf_errors(paths: dict[str, Any]) -> dict[str, Any]:
+    """Every operation that changes something, reached through the web page's session, is
+    refused without the page's CSRF token."""
+    csrf = "signed in through the web page without its X-CSRF-Token (csrf_failed)"
+    for methods in paths.values():
+        for method, operation in methods.items():
+            if method == "get" or operation.get("security") == []:
+                continue
+            responses = operation["responses"]
+            if "403" in responses:
+                responses["403"] = _error(f"{responses['403']['description']}; or {csrf}")
+            else:
+                responses["403"] = _error(csrf)
+    return paths
 
 
 def _model_schemas(*models: type[BaseModel]) -> dict[str, Any]:
@@ -427,13 +548,18 @@ def openapi_document() -> dict[str, Any]:
         "info": {"title": "videofactory", "version": "1",
                  "description": "Short social videos from an idea, a product, a clip or a "
                                 "whole product feed, made by a fleet of workers. "
-                                "Every 4xx and 5xx body is an Error."},
+                                "Every 4xx and 5xx body is an Error (GET /v1/health's 503 "
+                                "is its report with an Error's `error` added)."},
         "servers": [{"url": "/"}],
-        "security": [{"apiKey": []}],
-        "paths": _paths(),
+        "security": [{"apiKey": []}, {"webSession": []}],
+        "paths": _with_csrf_errors(_paths()),
         "components": {
-            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer",
-                                           "description": "Authorization: Bearer <API key>"}},
+            "securitySchemes": {
+                "apiKey": {"type": "http", "scheme": "bearer",
+                           "description": "Authorization: Bearer <API key>"},
+                "webSession": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE,
+                               "description": "the web page's sign-in; what changes something "
+                               f"must also send {CSRF_HEADER} (403 csrf_failed)"}},
             "schemas": {**_model_schemas(JobCreate, BatchCreate, ProfileUpdate, ScriptEdit,
                                          ScriptRegenerate),
                         "Error": _ERROR, "Batch": _BATCH, "BatchSummary": _BATCH_SUMMARY,
@@ -441,7 +567,9 @@ def openapi_document() -> dict[str, Any]:
                         "BatchList": _BATCH_LIST,
                         "Stage": _STAGE, "Job": _JOB, "JobAccepted": _JOB_ACCEPTED,
                         "JobList": _JOB_LIST,
-                        "Upload": _UPLOAD, "MusicList": _MUSIC_LIST},
+                        "Upload": _UPLOAD, "MusicList": _MUSIC_LIST,
+                        "ProfileCreate": _PROFILE_CREATE, "ProfileDeleted": _PROFILE_DELETED,
+                        "Health": _HEALTH},
         },
     }
 

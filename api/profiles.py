@@ -12,7 +12,7 @@ from typing import Any
 from flask import Blueprint, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from PIL import Image, ImageOps
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 
 from api.auth import require_account
 from api.context import db_session, services
@@ -22,10 +22,12 @@ from api.schemas import LLMSettingsIn, ProfileUpdate, json_body
 from api.sources import is_http_url
 from api.uploads import media_errors, media_tools, receive_body, stored_name
 from pipeline.publish.postiz import PostizClient, PostizError
-from pipeline.render.audio_mix import MUSIC_EXTENSIONS
+from pipeline.render.audio_mix import DEFAULT_MUSIC_GAIN_DB, MUSIC_EXTENSIONS
+from pipeline.render.presets import DEFAULT_PRESET, PRESETS
 from pipeline.sources.inspect import check_audio, check_image
 from store.accounts import default_profile, owned_profile
-from store.models import Profile, new_id
+from store.jobs import ACTIVE_STATUSES, AWAITING_REVIEW
+from store.models import Job, Profile, new_id
 from store.secrets import PROFILE_SECRETS, SecretBox, SecretsUnavailable, SecretUnreadable
 
 bp = Blueprint("profiles", __name__, url_prefix="/v1/profiles")
@@ -74,6 +76,8 @@ def profile_public(profile: Profile) -> dict[str, Any]:
     return {"id": profile.id, "name": profile.name, "is_default": profile.is_default,
             "voice": settings.get("voice") or {}, "captions": settings.get("captions") or {},
             "brand": settings.get("brand") or {}, "quality": settings.get("quality"),
+            "preset": settings.get("preset") or DEFAULT_PRESET,
+            "music_volume_db": settings.get("music_volume_db", DEFAULT_MUSIC_GAIN_DB),
             "call_to_action": settings.get("call_to_action") or None,
             "logo": services().media.exists(logo_key(profile.id)),
             "music": music_names(profile.id),
@@ -142,6 +146,34 @@ def make_default(profile_id: str) -> ResponseReturnValue:
     return jsonify(profile_public(profile))
 
 
+@bp.delete("/<profile_id>")
+@require_account
+def delete_profile(profile_id: str) -> ResponseReturnValue:
+    """Delete a brand that is not the default and has no job under way: its projects, logo
+    and music go; its jobs, batches and costs stay, with no profile."""
+    profile = _owned(profile_id)
+    if profile.is_default:
+        raise ApiError(409, "default_profile",
+                       f"profile {profile_id} is the account's default: make another profile "
+                       "the default first (POST /v1/profiles/<id>/default), then delete this one")
+    session = db_session()
+    busy = session.scalar(select(func.count()).select_from(Job).where(
+        Job.profile_id == profile.id,
+        Job.status.in_((*ACTIVE_STATUSES, AWAITING_REVIEW)))) or 0
+    if busy:
+        raise ApiError(409, "profile_in_use",
+                       f"profile {profile_id} has {busy} jobs queued, running or awaiting "
+                       "review; cancel them or let them finish, then delete it")
+    media = services().media
+    stored = [logo_key(profile.id), *(f"{music_dir(profile.id)}/{name}"
+                                      for name in music_names(profile.id))]
+    session.execute(delete(Profile).where(Profile.id == profile.id))
+    session.commit()
+    for key in stored:
+        media.delete(key)
+    return jsonify({"id": profile_id, "deleted": True})
+
+
 @bp.patch("/<profile_id>")
 @require_account
 def update_profile(profile_id: str) -> ResponseReturnValue:
@@ -167,6 +199,15 @@ def _updated_settings(settings: dict[str, Any], update: ProfileUpdate) -> dict[s
                              for name, value in settings["brand"].items()}
     if update.quality is not None:
         settings["quality"] = update.quality
+    if update.preset == "":
+        settings.pop("preset", None)
+    elif update.preset is not None:
+        if update.preset not in PRESETS:
+            raise ApiError(422, "unknown_preset", f"preset: unknown preset {update.preset!r}; "
+                           f"use one of {', '.join(PRESETS)}", "preset")
+        settings["preset"] = update.preset
+    if update.music_volume_db is not None:
+        settings["music_volume_db"] = update.music_volume_db
     if update.call_to_action is not None:  # "" clears it: the script's own CTA again
         settings["call_to_action"] = update.call_to_action.strip()
     if update.script is not None:

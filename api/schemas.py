@@ -12,6 +12,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from pydantic_core import PydanticCustomError
 
 from api.errors import ApiError
+from api.inputs import refuse_nul
 
 MAX_MEDIA_ITEMS = 20
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -291,7 +292,7 @@ class JobCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     source: Annotated[IdeaSourceIn | ScriptSourceIn | ProductSourceIn | ClipSourceIn
                       | CollectionSourceIn, Field(discriminator="type")]
-    preset: str = "tiktok"
+    preset: str | None = Field(default=None, max_length=32)  # None: the profile's, else tiktok
     voice: VoiceOptionsIn | None = None
     captions: CaptionOptionsIn | None = None
     profile_id: str | None = Field(default=None, min_length=1, max_length=40)
@@ -322,6 +323,9 @@ class ProfileUpdate(BaseModel):
     captions: CaptionOptionsIn | None = None
     brand: BrandIn | None = None
     quality: Quality | None = None
+    preset: str | None = Field(default=None, max_length=32)  # jobs' default; "" clears it
+    # The music bed's loudness against the voice, in dB (-12 unless set).
+    music_volume_db: float | None = Field(default=None, ge=-40.0, le=0.0)
     # What product videos end with ("Tap the link in bio"); "" clears it.
     call_to_action: str | None = Field(default=None, max_length=120)
     script: ScriptOptionsIn | None = None
@@ -375,6 +379,7 @@ def parse_body(raw: Any, model: type[BaseModel]) -> Any:
     """Validate decoded JSON against a model, raising ApiError with the field to fix."""
     if not isinstance(raw, dict):
         raise ApiError(400, "invalid_body", "the body must be a JSON object")
+    refuse_nul(raw)
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
@@ -415,7 +420,7 @@ class BatchCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     source: Annotated[FeedSourceIn | CollectionSourceIn, Field(discriminator="type")]
-    preset: str = "tiktok"
+    preset: str | None = Field(default=None, max_length=32)  # None: the profile's, else tiktok
     profile_id: str | None = Field(default=None, min_length=1, max_length=40)
     limit: int | None = Field(default=None, ge=1)
     dry_run: bool = False

@@ -57,6 +57,9 @@ class Account(Base):
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     disabled_at: Mapped[datetime | None] = mapped_column()  # set: every key is refused
+    # This account's limits over the QUOTA_* settings: video_seconds, batch_items,
+    # running_jobs (0: no limit); see store/quotas.py.
+    quotas: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     profiles: Mapped[list[Profile]] = relationship(back_populates="account",
                                                    cascade="all, delete-orphan",
@@ -78,6 +81,22 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column()
     revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class WebSession(Base):
+    """A browser signed in to the web page with an API key. The cookie holds a random token;
+    only its SHA-256 is stored, with the key it was opened with (a revoke or a disabled
+    account ends it at once) and the token its forms must echo against CSRF."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    api_key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"),
+                                            index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
 
 
 class Profile(Base):
@@ -120,10 +139,11 @@ class Job(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"),
                                             index=True)
-    profile_id: Mapped[str] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"),
-                                            index=True)
-    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"),
-                                            index=True)
+    # Null once its profile was deleted: the job and its costs stay for the account's records.
+    profile_id: Mapped[str | None] = mapped_column(
+        ForeignKey("profiles.id", ondelete="SET NULL"), index=True)
+    project_id: Mapped[str | None] = mapped_column(
+        ForeignKey("projects.id", ondelete="SET NULL"), index=True)
     # queued | running | succeeded | failed, stored by value.
     status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
     current_stage: Mapped[str | None] = mapped_column(String(16))

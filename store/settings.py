@@ -161,6 +161,19 @@ ENV_VARS: tuple[EnvVar, ...] = (
            "by every API process through Redis.", _as_int),
     EnvVar("RATE_LIMIT_UPLOADS_PER_MINUTE", "rate_limit_uploads_per_minute", "60",
            "POST /v1/uploads a key may make a minute (429 beyond).", _as_int),
+    EnvVar("QUOTA_VIDEO_SECONDS", "quota_video_seconds", "600",
+           "Longest video an account may ask for, in seconds (422 quota_exceeded beyond; "
+           "0: no limit). `videofactory accounts quota` sets it per account.", _as_int),
+    EnvVar("QUOTA_BATCH_ITEMS", "quota_batch_items", "10000",
+           "Most items one batch of an account may make videos of (422 quota_exceeded for a "
+           "larger limit or collection; a feed's rest is skipped; 0: MAX_BATCH_ITEMS).",
+           _as_int),
+    EnvVar("QUOTA_RUNNING_JOBS", "quota_running_jobs", "200",
+           "Jobs an account may have queued or running at once through POST /v1/jobs and "
+           "retries (429 quota_exceeded beyond; 0: no limit).", _as_int),
+    EnvVar("EVENTS_STREAM_SECONDS", "events_stream_seconds", "300",
+           "Longest a Server-Sent Events stream (GET /v1/jobs/<id>/events) stays open; the "
+           "browser reconnects by itself.", _as_float),
     EnvVar("PROJECT_LOCK_TTL", "project_lock_ttl", "900",
            "Seconds a project lock lives without a heartbeat (a dead worker's lock expires).",
            _as_float),
@@ -260,6 +273,10 @@ class Settings:
     max_fetch_bytes: int = 52428800
     fetch_timeout: float = 20.0
     max_batch_items: int = 50000
+    quota_video_seconds: int = 600
+    quota_batch_items: int = 10000
+    quota_running_jobs: int = 200
+    events_stream_seconds: float = 300.0
     project_lock_ttl: float = 900.0
     worker_concurrency: int = 1
     worker_max_tasks_per_child: int = 50
@@ -326,11 +343,13 @@ class Settings:
                      "worker_max_tasks_per_child", "speech_rate", "time_limit_scale",
                      "media_cache_bytes", "broker_visibility_timeout", "max_feed_bytes",
                      "max_fetch_bytes", "fetch_timeout", "max_batch_items", "llm_timeout",
-                     "rate_limit_jobs_per_minute", "rate_limit_uploads_per_minute"):
+                     "rate_limit_jobs_per_minute", "rate_limit_uploads_per_minute",
+                     "events_stream_seconds"):
             if values[name] <= 0:
                 var = next(v.name for v in ENV_VARS if v.field == name)
                 raise SettingsError(f"{var} must be greater than 0, got {values[name]}")
-        for name in ("llm_price_input_per_1k", "llm_price_output_per_1k"):
+        for name in ("llm_price_input_per_1k", "llm_price_output_per_1k",
+                     "quota_video_seconds", "quota_batch_items", "quota_running_jobs"):
             if values[name] < 0:
                 var = next(v.name for v in ENV_VARS if v.field == name)
                 raise SettingsError(f"{var} must be 0 or more, got {values[name]}")

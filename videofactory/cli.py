@@ -412,6 +412,43 @@ def enable_account_command(ctx: click.Context, name_or_id: str) -> None:
     _set_enabled(ctx, name_or_id, True)
 
 
+@accounts.command("quota")
+@click.argument("name_or_id")
+@click.option("--video-seconds", type=click.IntRange(min=0), default=None,
+              help="Longest video, in seconds (0: no limit).")
+@click.option("--batch-items", type=click.IntRange(min=0), default=None,
+              help="Most items of one batch (0: the server's MAX_BATCH_ITEMS).")
+@click.option("--running-jobs", type=click.IntRange(min=0), default=None,
+              help="Jobs queued or running at once (0: no limit).")
+@click.option("--reset", "reset", multiple=True,
+              type=click.Choice(["video_seconds", "batch_items", "running_jobs"]),
+              help="Go back to the QUOTA_* setting for this quota (repeatable).")
+@click.pass_context
+def quota_command(ctx: click.Context, name_or_id: str, video_seconds: int | None,
+                  batch_items: int | None, running_jobs: int | None,
+                  reset: tuple[str, ...]) -> None:
+    """Show the account's quotas, or set some of them (the rest keep their values)."""
+    from store.quotas import account_quotas, set_account_quotas
+
+    changes: dict[str, int | None] = {name: None for name in reset}
+    for name, value in (("video_seconds", video_seconds), ("batch_items", batch_items),
+                        ("running_jobs", running_jobs)):
+        if value is not None:
+            changes[name] = value
+    settings = _settings(ctx)
+
+    def change(session: Any) -> None:
+        account = _account_or_fail(session, name_or_id)
+        if changes:
+            set_account_quotas(account, changes)
+        own = account.quotas or {}
+        for name, value in vars(account_quotas(account, settings)).items():
+            source = "account" if name in own else "default"
+            click.echo(f"{name:<14} {value or 'no limit'!s:<10} {source}")
+
+    _with_session(ctx, change)
+
+
 @cli.group()
 def keys() -> None:
     """An account's API keys: several each, shown once, revocable."""

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from pipeline.captions.build import build_captions, caption_style
 from pipeline.captions.transcribe import align, load_whisper, transcribe
 from pipeline.publish.export import ExportFolderPublisher, Publisher, StoreExportPublisher
-from pipeline.render.audio_mix import pick_music
+from pipeline.render.audio_mix import DEFAULT_MUSIC_GAIN_DB, pick_music
 from pipeline.render.check import check_output
 from pipeline.render.compositor import FfmpegRenderer, Renderer, RenderOptions
 from pipeline.render.presets import get_preset
@@ -362,6 +362,7 @@ def job_timeline(ctx: StageContext, job: JobInput) -> Timeline:
         media=media, captions=ctx.media.fetch(job.artifacts["captions_ass"]),
         music=ctx.media.fetch(music) if music else None, brand=brand,
         price=Price(price["price"], price.get("sale_price")) if price else None,
+        music_gain_db=float(options.get("music_volume_db", DEFAULT_MUSIC_GAIN_DB)),
     )
 
 

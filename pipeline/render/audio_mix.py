@@ -41,6 +41,7 @@ TARGET_LUFS = -14.0
 LUFS_TOLERANCE = 1.0
 MAX_TRUE_PEAK_DBTP = -1.0
 
+DEFAULT_MUSIC_GAIN_DB = -12.0  # the music bed this far under the voice, before ducking
 MUSIC_EXTENSIONS = frozenset({".mp3", ".m4a", ".aac", ".wav", ".ogg", ".opus", ".flac"})
 
 # ebur128 reports -70 LUFS (its absolute gate) for a file with nothing above the gate.
@@ -264,7 +265,7 @@ def mix_audio(
     duration: float,
     music: Path | None,
     clip_audio: Sequence[tuple[Path, float, float, float]] = (),
-    music_gain_db: float = -12.0,
+    music_gain_db: float = DEFAULT_MUSIC_GAIN_DB,
     clip_gain_db: float = -6.0,
     duck_db: float = 14.0,
     fade_in: float = 1.0,

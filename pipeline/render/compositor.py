@@ -279,7 +279,8 @@ def render_timeline(timeline: Timeline, workdir: Path, out: Path, *,
         mixed = audio_pool.submit(
             contextvars.copy_context().run, mix_audio, timeline.voice, workdir / "mix.wav",
             duration=timeline.duration,
-            music=timeline.music, clip_audio=_clip_audio(timeline),
+            music=timeline.music, music_gain_db=timeline.music_gain_db,
+            clip_audio=_clip_audio(timeline),
             sample_rate=preset.audio_rate, ffmpeg=options.ffmpeg, ffprobe=options.ffprobe,
             timeout=options.timeout)
         visuals = _prepare(timeline, preset, workdir, options.ffprobe)

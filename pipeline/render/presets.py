@@ -42,6 +42,7 @@ class Preset:
 _SHORT_FORM_UI = SafeZone(top=0.10, bottom=0.20, left=0.05, right=0.15)
 _LANDSCAPE_UI = SafeZone(top=0.05, bottom=0.12, left=0.05, right=0.05)
 
+DEFAULT_PRESET = "tiktok"  # a job's preset when neither the request nor its profile names one
 PRESETS: dict[str, Preset] = {
     preset.name: preset
     for preset in (

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipeline.render.audio_mix import DEFAULT_MUSIC_GAIN_DB
 from pipeline.render.presets import Preset
 from pipeline.types import GENERATED_VISUAL, Script, StageError, Voiceover
 
@@ -114,6 +115,7 @@ class Timeline:
     captions: Path | None = None
     music: Path | None = None
     brand: Brand = field(default_factory=Brand)
+    music_gain_db: float = DEFAULT_MUSIC_GAIN_DB  # the music's loudness against the voice
     fade_out: float = END_FADE_SECONDS
 
     def visual_at(self, t: float) -> Visual:
@@ -158,6 +160,7 @@ def build_timeline(
     music: Path | None = None,
     brand: Brand | None = None,
     price: Price | None = None,
+    music_gain_db: float = DEFAULT_MUSIC_GAIN_DB,
 ) -> Timeline:
     """Lay every layer of the video on the voice's clock."""
     duration = max(voice.duration + END_CARD_SECONDS, preset.min_duration)
@@ -200,7 +203,7 @@ def build_timeline(
                       script.price if script.was_price else None)
     texts = _text_layers(script, voice, edges, end_card_start, duration, bool(media), price)
     return Timeline(preset, duration, voice.duration, tuple(visuals), transitions, tuple(texts),
-                    voice_wav, captions, music, brand or Brand())
+                    voice_wav, captions, music, brand or Brand(), music_gain_db=music_gain_db)
 
 
 def _media_per_visual(script: Script, owners: list[int], count: int) -> list[int | None]:

@@ -60,3 +60,13 @@ def test_timed_media_counts_uploads_and_leaves_other_attributes_alone(tmp_path: 
     assert media.root == store.root
     media.reset()
     assert not media.seconds and not media.bytes
+
+
+def test_the_profiles_music_volume_reaches_the_mix(parts: W1Parts, tmp_path: Path) -> None:
+    media = LocalMediaStorage(tmp_path / "media")
+    job = store_inputs(media, parts, "standard")
+    ctx = StageContext(settings_for(tmp_path), media, tmp_path / "scratch",  # type: ignore[arg-type]
+                       on_progress=lambda fraction: None)
+    assert job_timeline(ctx, job).music_gain_db == -12.0
+    quieter = dataclasses.replace(job, options={**job.options, "music_volume_db": -24.0})
+    assert job_timeline(ctx, quieter).music_gain_db == -24.0

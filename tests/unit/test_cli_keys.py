@@ -79,3 +79,28 @@ def test_unknown_names_and_ids_are_clear_errors(data_dir: Path) -> None:
     assert _run("keys", "revoke", "key_nope").exit_code != 0
     assert "no key 'key_nope'" in _run("keys", "revoke", "key_nope").stderr
     assert _run("accounts", "disable", "Nobody").exit_code != 0
+
+
+def test_accounts_quota_shows_sets_and_resets_and_the_api_obeys(data_dir: Path) -> None:
+    key = _run("accounts", "create", "Kite Shop").stdout.strip()
+    shown = _run("accounts", "quota", "Kite Shop")
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout.split("\n")[0].split() == ["video_seconds", "600", "default"]
+    changed = _run("accounts", "quota", "Kite Shop", "--running-jobs", "1",
+                   "--video-seconds", "0")
+    assert changed.exit_code == 0, changed.output
+    rows = {line.split()[0]: line.split()[1:] for line in changed.stdout.splitlines()}
+    assert rows["running_jobs"] == ["1", "account"]
+    assert rows["video_seconds"] == ["no", "limit", "account"]
+    assert rows["batch_items"] == ["10000", "default"]
+    client = _client(data_dir)
+    headers = {"Authorization": f"Bearer {key}"}
+    idea = {"source": {"type": "idea", "idea": "Why kites fly"}}
+    assert client.post("/v1/jobs", json=idea, headers=headers).status_code == 202
+    refused = client.post("/v1/jobs", json=idea, headers=headers)
+    assert refused.status_code == 429 and refused.get_json()["error"]["code"] == "quota_exceeded"
+    reset = _run("accounts", "quota", "Kite Shop", "--reset", "running_jobs")
+    assert "running_jobs   200" in reset.stdout
+    assert client.post("/v1/jobs", json=idea, headers=headers).status_code == 202
+    assert _run("accounts", "quota", "Kite Shop", "--running-jobs", "-1").exit_code == 2
+    assert _run("accounts", "quota", "Nobody").exit_code != 0

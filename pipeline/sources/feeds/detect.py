@@ -60,7 +60,8 @@ def _json_format(text: str) -> str:
 
 
 def _delimited_format(text: str) -> str:
-    line = text.split("\n", 1)[0].rstrip("\r")
+    # The header ends at the first line break the csv module sees: a lone "\r" is one too.
+    line = re.split(r"\r\n?|\n", text, maxsplit=1)[0]
     delimiter = sniff_delimiter(line)
     if delimiter in line:
         names = {attribute_name(column) for column in next(csv.reader([line],

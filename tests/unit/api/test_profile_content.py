@@ -188,14 +188,34 @@ def test_bad_points_name_the_field(api: Api) -> None:
 
 def test_stored_profiles_hold_no_clear_secret_in_any_column(api: Api,
                                                            services: Services) -> None:
-    """Every table a secret could land in, read back raw."""
-    _patch(api, {"llm": {"api_key": LLM_KEY}, "pixabay_api_key": PEXELS_KEY})
+    """Every secret a profile holds, and every table one could land in, read back raw."""
+    secrets = {"llm": "sk-llm-4f1d9a", "pexels": "pexels-77c0e1", "pixabay": "pixabay-0b3e5d",
+               "postiz": "postiz-a81c42", "webhook": "whsec-9d2f67"}
+    answer = _patch(api, {"llm": {"api_key": secrets["llm"]},
+                          "pexels_api_key": secrets["pexels"],
+                          "pixabay_api_key": secrets["pixabay"],
+                          "publish": {"postiz": {"api_key": secrets["postiz"]},
+                                      "webhook": {"url": "https://hooks.example.com/vf",
+                                                  "secret": secrets["webhook"]}}})
+    assert answer.status_code == 200, answer.get_json()
+    assert not any(value in answer.get_data(as_text=True) for value in secrets.values())
     api.create_job({"source": {"type": "idea", "idea": "Why kites fly"}})
     with services.sessions() as session:
-        dumped = " ".join(str(row) for table in ("profiles", "jobs")
-                          for row in session.execute(text(f"SELECT * FROM {table}")))
+        tables = [name for (name,) in session.execute(text(
+            "SELECT name FROM sqlite_master WHERE type = 'table'"))]
+        dumped = " ".join(str(row) for table in tables
+                          for row in session.execute(text(f'SELECT * FROM "{table}"')))
         assert session.scalars(select(Job)).first() is not None
-    assert LLM_KEY not in dumped and PEXELS_KEY not in dumped
+    assert "profiles" in tables and "jobs" in tables
+    assert [name for name, value in secrets.items() if value in dumped] == []
+    # Each is sealed, and opens again to what was sent.
+    box = SecretBox.from_settings(services.settings)
+    with services.sessions() as session:
+        sealed = session.get(Profile, api.account.profile_id).settings["secrets"]
+    assert {name: box.open(value) for name, value in sealed.items()} == {
+        "llm_api_key": secrets["llm"], "pexels_api_key": secrets["pexels"],
+        "pixabay_api_key": secrets["pixabay"], "postiz_api_key": secrets["postiz"],
+        "webhook_secret": secrets["webhook"]}
 
 
 def test_publish_settings_merge_and_keep_their_secrets_sealed(api: Api,

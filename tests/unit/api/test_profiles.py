@@ -60,8 +60,8 @@ def test_new_account_lists_its_empty_default_profile(api: Api) -> None:
     assert response.status_code == 200
     assert response.json == {"profiles": [{
         "id": api.account.profile_id, "name": "Default", "is_default": True,
-        "voice": {}, "captions": {}, "brand": {}, "quality": None, "call_to_action": None,
-        "logo": False,
+        "voice": {}, "captions": {}, "brand": {}, "quality": None, "preset": "tiktok",
+        "music_volume_db": -12.0, "call_to_action": None, "logo": False,
         "music": [], "script": {}, "visuals": "auto", "review": False, "llm": {},
         "llm_api_key_set": False, "pexels_api_key_set": False, "pixabay_api_key_set": False,
         "hashtags": [], "publish": {"postiz": {"api_key_set": False},
@@ -97,7 +97,8 @@ def test_patch_sets_voice_and_caption_defaults(api: Api, services: Services) -> 
     assert response.json == {"id": profile_id, "name": "Default", "is_default": True,
                              "voice": {"speed": 1.2},
                              "captions": {"highlight": "#FF0000", "uppercase": True},
-                             "brand": {}, "quality": None, "call_to_action": None,
+                             "brand": {}, "quality": None, "preset": "tiktok",
+                             "music_volume_db": -12.0, "call_to_action": None,
                              "logo": False, "music": [], "script": {}, "visuals": "auto",
                              "review": False, "llm": {}, "llm_api_key_set": False,
                              "pexels_api_key_set": False, "pixabay_api_key_set": False,
@@ -288,3 +289,29 @@ def test_another_accounts_profile_is_not_found_by_id(api: Api, services: Service
                                    headers=api.headers)):
         assert answer.status_code == 404
         assert set(answer.get_json()) == {"error"}
+
+
+def test_profile_preset_and_music_volume_reach_new_jobs(api: Api, services: Services) -> None:
+    patched = _patch(api, api.account.profile_id, {"preset": "square", "music_volume_db": -20})
+    assert patched.status_code == 200, patched.json
+    assert (patched.json["preset"], patched.json["music_volume_db"]) == ("square", -20)
+    job = api.create_job({"source": {"type": "idea", "idea": IDEA}})
+    assert job.status_code == 202
+    with services.sessions() as session:
+        stored = session.get(Job, job.json["id"])
+        assert stored is not None
+        assert (stored.preset, stored.options["music_volume_db"]) == ("square", -20)
+    chosen = api.create_job(_body())  # the request's preset wins
+    with services.sessions() as session:
+        assert session.get(Job, chosen.json["id"]).preset == "tiktok"
+    cleared = _patch(api, api.account.profile_id, {"preset": ""})
+    assert cleared.json["preset"] == "tiktok" and "preset" not in _settings(
+        services, api.account.profile_id)
+
+
+@pytest.mark.parametrize("body, field", [({"preset": "cinema"}, "preset"),
+                                         ({"music_volume_db": 3}, "music_volume_db"),
+                                         ({"music_volume_db": -41}, "music_volume_db")])
+def test_bad_preset_or_music_volume_is_422(api: Api, body: dict[str, Any], field: str) -> None:
+    refused = _patch(api, api.account.profile_id, body)
+    assert refused.status_code == 422 and refused.json["error"]["field"] == field

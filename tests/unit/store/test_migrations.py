@@ -43,7 +43,7 @@ from worker.routing import STAGE_QUEUES
 
 TABLES = {"accounts", "profiles", "projects", "jobs", "job_stages", "api_costs", "publications",
           "uploads", "generation_progress", "batches", "batch_items", "webhook_deliveries",
-          "api_keys"}
+          "api_keys", "web_sessions"}
 HEAD = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 
@@ -230,19 +230,23 @@ def _account_with_job(session: Session) -> tuple[str, str, str, str]:
     return account.account_id, account.profile_id, project.id, job.id
 
 
-def test_deleting_a_profile_cascades_to_projects_and_jobs(session: Session) -> None:
-    """Deleting a profile in the database removes its projects, their jobs and stages."""
+def test_deleting_a_profile_removes_its_projects_and_keeps_its_jobs(session: Session) -> None:
+    """Deleting a profile removes its projects; its jobs and their stages stay, with the
+    profile and project set to null, so the account keeps its records."""
     _, profile_id, project_id, job_id = _account_with_job(session)
     session.execute(delete(Profile).where(Profile.id == profile_id))
     session.commit()
     session.expire_all()
     assert session.get(Project, project_id) is None
-    assert session.get(Job, job_id) is None
-    assert session.scalars(select(JobStage).where(JobStage.job_id == job_id)).all() == []
+    job = session.get(Job, job_id)
+    assert job is not None
+    assert (job.profile_id, job.project_id) == (None, None)
+    assert session.scalars(select(JobStage).where(JobStage.job_id == job_id)).all() != []
 
 
 def test_deleting_a_profile_keeps_its_costs(session: Session) -> None:
-    """Deleting a profile keeps its api_costs rows, with profile_id and job_id set to NULL."""
+    """Deleting a profile keeps its api_costs rows, with profile_id set to NULL and the job
+    they belong to."""
     _, profile_id, _, job_id = _account_with_job(session)
     cost_id = new_id("cost")
     session.add(ApiCost(id=cost_id, profile_id=profile_id, job_id=job_id,
@@ -255,7 +259,7 @@ def test_deleting_a_profile_keeps_its_costs(session: Session) -> None:
     cost = session.get(ApiCost, cost_id)
     assert cost is not None
     assert cost.profile_id is None
-    assert cost.job_id is None
+    assert cost.job_id == job_id
     assert cost.cost_usd == Decimal("0.012345")
 
 
