@@ -174,10 +174,15 @@ _PROFILE_DELETED = {"type": "object", "required": ["id", "deleted"],
 _OBJECT = {"type": "object"}
 _MP4 = {"video/mp4": {"schema": {"type": "string", "format": "binary"}}}
 _WAV = {"audio/wav": {"schema": {"type": "string", "format": "binary"}}}
-_EVENT_STREAM = {"text/event-stream": {"schema": {
-    "type": "string", "description": "`event: job` (or `batch`) with the JSON GET answers, at "
-    "every change; `event: end` with {\"status\"} once finished; `retry: 2000`. The stream "
-    "closes after EVENTS_STREAM_SECONDS: an EventSource reconnects by itself"}}}
+# One Server-Sent Event, as OpenAPI 3.2 describes a stream: each event is an item.
+_EVENT_STREAM = {"text/event-stream": {
+    "schema": {"type": "object", "description": "`event: job` (or `batch`) with the JSON GET "
+               "answers, at every change; `event: end` with {\"status\"} once finished; "
+               "`retry: 2000`. The stream closes after EVENTS_STREAM_SECONDS: an EventSource "
+               "reconnects by itself",
+               "properties": {"event": {"enum": ["job", "batch", "end"]},
+                              "data": {"type": "string", "description": "JSON"},
+                              "id": {"type": "string"}, "retry": {"type": "integer"}}}}}
 _JOB_FILES = {kind: {"schema": {"type": "string", "format": "binary"}}
               for kind in ("application/x-subrip", "text/vtt", "application/json",
                            "video/mp4")}
