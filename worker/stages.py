@@ -176,7 +176,7 @@ def run_script(ctx: StageContext, job: JobInput) -> dict[str, str]:
     if wants_stock(job.options, bool(own_media or visuals)) and job.source["type"] != "clip":
         with RemoteMedia.from_settings(ctx.settings, ctx.media, ctx.scratch / "stock") as remote:
             stock = choose_for_script(ctx.settings, job.options, job.preset, script, remote,
-                                      own_media + len(visuals))
+                                      own_media + len(visuals), ctx.record_usage)
         if stock is not None:
             script = stock.script
             visuals += [{**visual, "source": "stock"} for visual in stock.visuals]

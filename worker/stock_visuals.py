@@ -7,6 +7,8 @@ first, then stock when a provider key is set, then generated backgrounds.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -22,6 +24,7 @@ from pipeline.sources.stock import (
     credit_line,
 )
 from pipeline.types import GENERATED_VISUAL, Script, StageError
+from store.costs import Usage
 from store.secrets import SecretBox, SecretsUnavailable, SecretUnreadable
 from store.settings import Settings
 from worker.remote_media import RemoteMedia
@@ -74,15 +77,35 @@ def wants_stock(options: dict[str, Any], has_own_media: bool) -> bool:
     return visuals == "auto" and not has_own_media
 
 
+class _CountedSearches:
+    """A provider whose searches are counted and timed, for the job's api_costs rows."""
+
+    def __init__(self, provider: StockProvider) -> None:
+        self.provider, self.name = provider, provider.name
+        self.calls, self.seconds = 0, 0.0
+
+    def search(self, query: str, **kwargs: Any) -> list[StockAsset]:
+        started = time.monotonic()
+        self.calls += 1
+        try:
+            return self.provider.search(query, **kwargs)
+        finally:
+            self.seconds += time.monotonic() - started
+
+    def close(self) -> None:
+        self.provider.close()  # type: ignore[attr-defined]
+
+
 def choose_for_script(settings: Settings, options: dict[str, Any], preset_name: str,
-                      script: Script, remote: RemoteMedia, shown_before: int
+                      script: Script, remote: RemoteMedia, shown_before: int,
+                      record_usage: Callable[[Usage], None] = lambda usage: None
                       ) -> StockChoice | None:
     """Stock clips or pictures for each scene, or None when no provider is configured.
 
     `shown_before` is how many visuals the job has ahead of these (its uploads and the
     source's pictures), so that the scenes' indices point at the right ones.
     """
-    providers = stock_providers(settings, options)
+    providers = [_CountedSearches(p) for p in stock_providers(settings, options)]
     if not providers:
         return None
     preset = get_preset(preset_name)
@@ -99,7 +122,11 @@ def choose_for_script(settings: Settings, options: dict[str, Any], preset_name: 
                               height=preset.height, download=download)
     finally:
         for provider in providers:
-            provider.close()  # type: ignore[attr-defined]
+            provider.close()
+            if provider.calls:  # free, but counted: Pexels allows 200 searches an hour
+                record_usage(Usage(provider=provider.name, operation="stock",
+                                   units=provider.calls, unit="requests",
+                                   seconds=round(provider.seconds, 3)))
     visuals: list[dict[str, Any]] = []
     scenes = list(script.scenes)
     reasons, used = [], []

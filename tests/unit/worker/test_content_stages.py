@@ -150,7 +150,11 @@ def test_stock_footage_per_scene_with_credits(tmp_path: Path, pexels: PexelsServ
         script = json.loads(services.media.read_bytes(artifacts["script"]))
         visuals = json.loads(services.media.read_bytes(artifacts["visuals"]))
         notes = script_notes(services.media, artifacts)
+        costs = [c for c in _costs(services, job_id) if c.operation == "stock"]
     assert [v["source"] for v in visuals] == ["stock", "stock"]
+    # Every search the provider answered is one request on the job's api_costs row.
+    assert [(c.provider, c.units, c.unit, c.cost_usd) for c in costs] == [
+        ("pexels", len(pexels.api_requests()), "requests", 0)]
     assert all(v["kind"] == "clip" and v["key"].startswith("fetched/") for v in visuals)
     # The hook (scene 0) searches with the first scene's terms and takes its clip; no clip is
     # shown twice, so scene 1 falls back; scene 2 finds its own; the rest find nothing.
