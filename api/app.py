@@ -68,4 +68,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.register_blueprint(costs.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(docs.bp)
+    from api.web import bp as web_page  # the web page for people, at /
+
+    app.register_blueprint(web_page)
     return app

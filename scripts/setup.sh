@@ -36,6 +36,8 @@ if [ "$services" = 1 ]; then
   command -v redis-server >/dev/null || missing+=(redis-server)
   # The hosts-in-namespaces test (tests/e2e/test_hosts.py) needs `ip`; it skips without it.
   command -v ip >/dev/null || missing+=(iproute2)
+  # The web page's browser tests (tests/e2e/test_web_browser.py) drive Debian's Chromium.
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
 fi
 python_bin="${PYTHON:-}"
 if [ -z "$python_bin" ]; then

@@ -25,7 +25,8 @@ def test_error_body_shape() -> None:
     assert error_body("c", "m", "f") == {"error": {"code": "c", "message": "m", "field": "f"}}
 
 
-@pytest.mark.parametrize("path", ["/", "/v1", "/v1/nope", "/v1/jobs/x/y/z", "/v2/jobs"])
+# "/" is the web page (tests/unit/web); a path beside it is unknown.
+@pytest.mark.parametrize("path", ["/nope", "/v1", "/v1/nope", "/v1/jobs/x/y/z", "/v2/jobs"])
 def test_unknown_route_is_json_404(client: FlaskClient, path: str) -> None:
     """A route that does not exist answers 404 with the JSON envelope."""
     response = client.get(path)

@@ -12,6 +12,7 @@ from openapi_spec_validator import validate
 
 from api import docs
 from api.openapi import openapi_document
+from api.web import bp as web_page
 from tests.unit.api.conftest import Api
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
@@ -38,12 +39,13 @@ def test_document_is_valid_openapi_and_served_without_a_key(client) -> None:
 
 def test_every_route_is_described(app: Flask) -> None:
     """Each route and method of the app is a path operation, and nothing else is; only the
-    HTML reference (/docs and its assets, outside /v1) is left out."""
+    HTML reference (/docs and its assets) and the web page (/ and its pages), both outside
+    /v1, are left out."""
     routes = set()
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static":
             continue
-        if rule.endpoint.startswith(f"{docs.bp.name}."):
+        if rule.endpoint.startswith((f"{docs.bp.name}.", f"{web_page.name}.")):
             assert not rule.rule.startswith("/v1"), rule.rule
             continue
         path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)
