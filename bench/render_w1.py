@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.treerss import PeakTreeRss  # noqa: E402
 from bench.w1_inputs import (  # noqa: E402
+    STILL_SIZE,
     floor_argv,
     floor_seconds,
     make_music,
@@ -60,10 +61,15 @@ class W1Parts:
     preset: Preset
 
 
-def w1_parts(work: Path, seconds: int) -> W1Parts:
-    """Inputs of W1 at a duration: stills, voiceover and words, music, captions, script."""
+def w1_parts(work: Path, seconds: int, preset: Preset | None = None) -> W1Parts:
+    """Inputs of W1 at a duration: stills, voiceover and words, music, captions, script.
+
+    W1 is defined on tiktok; a smaller `preset` (tests) gets stills scaled to its width.
+    """
+    preset = preset or get_preset("tiktok")
     scenes = max(1, round(seconds / SCENE_SECONDS))
-    stills = make_stills(work / "stills", scenes)
+    stills = make_stills(work / "stills", scenes,
+                         round(STILL_SIZE * preset.width / get_preset("tiktok").width))
     # The end card takes the last seconds: the voice fills the rest.
     voice_seconds = seconds - END_CARD_SECONDS
     wav, words = make_voiceover(work / "voice", voice_seconds)
@@ -77,7 +83,6 @@ def w1_parts(work: Path, seconds: int) -> W1Parts:
     script = Script("The ceramic mug everyone wants",
                     tuple(Scene("", f"Scene {i + 1}") for i in range(scenes)),
                     "Shop now", ("#mug", "#kitchen"))
-    preset = get_preset("tiktok")
     captions = build_captions(words, preset, work / "captions")["ass"]
     return W1Parts(script, voice, wav, captions, tuple(stills), music,
                    Price("$29.99", "$19.99"), preset)

@@ -28,7 +28,6 @@ in transfers), the last two less swayed by a busy machine than the wall ratio.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -44,8 +43,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.fleet import cpu_ticks, machine_cores, tree_cpu_seconds  # noqa: E402
+from bench.render_inputs import store_job, w1_staged  # noqa: E402
 from bench.render_w1 import W1Parts, w1_parts  # noqa: E402
-from store.media import MediaStorage, artifact_key, build_media  # noqa: E402
+from store.media import MediaStorage, build_media  # noqa: E402
 from store.settings import ENV_VARS, Settings  # noqa: E402
 from tests.support.s3 import (  # noqa: E402
     ACCESS_KEY,
@@ -59,7 +59,6 @@ from worker.stages import JobInput, StageContext, run_render  # noqa: E402
 
 GOAL = 1.10
 JOB_ID = "w1storagebench"
-PROFILE_MUSIC = "profiles/w1bench/music"
 # Media calls by what they move: whole objects down, whole objects up, or only metadata.
 _KINDS = {"fetch": "download", "read_bytes": "download", "put_file": "upload",
           "put_bytes": "upload", "exists": "lookup", "stat": "lookup", "list": "lookup",
@@ -101,27 +100,7 @@ class TimedMedia:
 
 def store_inputs(media: MediaStorage, parts: W1Parts, quality: str) -> JobInput:
     """Put W1's inputs where the stages and uploads leave them; the render stage's job."""
-    def key(stage: str, name: str) -> str:
-        return artifact_key(JOB_ID, stage, name)
-
-    artifacts = {"script": key("script", "script.json"),
-                 "voiceover": key("voice", "voiceover.json"),
-                 "voice_wav": key("voice", "voice.wav"),
-                 "captions_ass": key("captions", "captions.ass")}
-    media.put_bytes(artifacts["script"], json.dumps(parts.script.to_dict()).encode())
-    media.put_bytes(artifacts["voiceover"], json.dumps(
-        {**parts.voiceover.to_dict(), "voice": "espeak"}).encode())
-    media.put_file(artifacts["voice_wav"], parts.voice_wav)
-    media.put_file(artifacts["captions_ass"], parts.captions_ass)
-    stills = []
-    for path in parts.stills:
-        stills.append({"key": media.put_file(f"uploads/w1bench/{path.stem}/{path.name}", path),
-                       "kind": "still"})
-    media.put_file(f"{PROFILE_MUSIC}/{parts.music.name}", parts.music)
-    options = {"quality": quality, "media": stills, "brand": {"music_dir": PROFILE_MUSIC},
-               "price": {"price": parts.price.price, "sale_price": parts.price.sale_price}}
-    return JobInput(JOB_ID, parts.preset.name, {"type": "idea", "idea": "W1"}, options,
-                    artifacts)
+    return store_job(media, w1_staged(parts), quality, JOB_ID)
 
 
 def settings_for(root: Path, **extra: str) -> Settings:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import random
+import resource
 import time
 import wave
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from pipeline.render.compositor import encoder_args
 from pipeline.render.presets import Preset
 from pipeline.tools import run
-from pipeline.types import Scene, Script, WordTiming
+from pipeline.types import Scene, SceneTiming, Script, Voiceover, WordTiming
 from pipeline.voice.espeak import EspeakVoice
 from pipeline.voice.synthesis import synthesize_script
 
@@ -79,28 +80,29 @@ def build(folder: Path, seconds: float) -> W1Inputs:
 # --- stills -------------------------------------------------------------------------------
 
 
-def make_stills(folder: Path, count: int) -> list[Path]:
-    """Write `count` different 2000×2000 product-photo-like JPEGs; the same on every run."""
+def make_stills(folder: Path, count: int, size: int = STILL_SIZE) -> list[Path]:
+    """Write `count` different size×size (2000 by default) product-photo-like JPEGs; the
+    same on every run. A smaller size draws the same picture at that scale."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for index in range(count):
         path = folder / f"still_{index:02d}.jpg"
-        _still(index).save(path, "JPEG", quality=90)
+        _still(index, size).save(path, "JPEG", quality=90)
         paths.append(path)
     return paths
 
 
-def _still(index: int) -> Image.Image:
+def _still(index: int, size: int = STILL_SIZE) -> Image.Image:
     """Gradient, shapes, a product and its name, then photo-like texture and grain."""
     rng = np.random.default_rng(1000 + index)
-    size = STILL_SIZE
+    k = size / STILL_SIZE  # the drawing's lengths are given for the 2000-pixel picture
     picture = Image.fromarray(_gradient(rng, size))
     overlay = Image.new("RGBA", (size, size), (0, 0, 0, 0))
     draw = ImageDraw.Draw(overlay)
     for _ in range(14):  # out-of-focus props and shapes around the product
         colour = (*(int(c) for c in rng.integers(0, 256, 3)), int(rng.integers(60, 200)))
-        x, y = (int(v) for v in rng.integers(-200, size, 2))
-        w, h = (int(v) for v in rng.integers(120, 700, 2))
+        x, y = (int(v) for v in rng.integers(-round(200 * k), size, 2))
+        w, h = (max(2, round(int(v) * k)) for v in rng.integers(120, 700, 2))
         shape = int(rng.integers(0, 3))
         if shape == 0:
             draw.ellipse((x, y, x + w, y + h), fill=colour)
@@ -110,7 +112,7 @@ def _still(index: int) -> Image.Image:
             points = [(x + int(rng.integers(0, w)), y + int(rng.integers(0, h)))
                       for _ in range(3)]
             draw.polygon(points, fill=colour)
-    picture = Image.alpha_composite(picture.convert("RGBA"), _soften(overlay, 6))
+    picture = Image.alpha_composite(picture.convert("RGBA"), _soften(overlay, 6 * k))
     picture = Image.alpha_composite(picture, _product(rng, size, index))
     _caption(picture, index)
     pixels = np.asarray(picture.convert("RGB"), dtype=np.float32)
@@ -135,23 +137,28 @@ def _product(rng: np.random.Generator, size: int, index: int) -> Image.Image:
     """A shaded bottle-like object with a label: the sharp subject of the photo."""
     layer = Image.new("RGBA", (size, size), (0, 0, 0, 0))
     draw = ImageDraw.Draw(layer)
-    cx = size // 2 + int(rng.integers(-300, 300))
-    w, h = int(rng.integers(420, 620)), int(rng.integers(900, 1200))
-    top = (size - h) // 2 + 100
+    k = size / STILL_SIZE
+
+    def px(length: float) -> int:
+        return round(length * k)
+
+    cx = size // 2 + px(int(rng.integers(-300, 300)))
+    w, h = px(int(rng.integers(420, 620))), px(int(rng.integers(900, 1200)))
+    top = (size - h) // 2 + px(100)
     body = tuple(int(c) for c in rng.integers(30, 220, 3))
-    draw.ellipse((cx - w // 2 + 40, top + h - 40, cx + w // 2 + 80, top + h + 60),
+    draw.ellipse((cx - w // 2 + px(40), top + h - px(40), cx + w // 2 + px(80), top + h + px(60)),
                  fill=(0, 0, 0, 110))  # shadow
-    for step in range(w // 2, 0, -6):  # shaded from the edge in, lit left of centre
+    for step in range(w // 2, 0, -max(1, px(6))):  # shaded from the edge in, lit left of centre
         light = 1.0 + 0.6 * (1 - step / (w / 2))
         colour = tuple(min(255, int(c * light)) for c in body)
-        draw.rounded_rectangle((cx - step - 30, top, cx + step - 30 + 60, top + h),
-                               radius=max(8, step // 2), fill=(*colour, 255))
-    draw.rectangle((cx - w // 2 + 40, top + h // 3, cx + w // 2 - 10, top + h // 2),
+        draw.rounded_rectangle((cx - step - px(30), top, cx + step - px(30) + px(60), top + h),
+                               radius=max(px(8), step // 2), fill=(*colour, 255))
+    draw.rectangle((cx - w // 2 + px(40), top + h // 3, cx + w // 2 - px(10), top + h // 2),
                    fill=(245, 240, 230, 255))
-    label = ImageFont.load_default(size=64)
-    draw.text((cx + 15, top + h * 5 // 12), f"No. {index + 1}", font=label, anchor="mm",
+    label = ImageFont.load_default(size=max(8, px(64)))
+    draw.text((cx + px(15), top + h * 5 // 12), f"No. {index + 1}", font=label, anchor="mm",
               fill=(40, 40, 40, 255))
-    return _soften(layer, 1.2)  # a lens, not vector art
+    return _soften(layer, 1.2 * k)  # a lens, not vector art
 
 
 def _soften(layer: Image.Image, radius: float) -> Image.Image:
@@ -162,15 +169,17 @@ def _soften(layer: Image.Image, radius: float) -> Image.Image:
 def _caption(picture: Image.Image, index: int) -> None:
     """The product's name and a line of small print, as on a shop photo."""
     draw = ImageDraw.Draw(picture)
+    size = picture.size[0]
+    k = size / STILL_SIZE
     # Pillow's bundled font: the same glyphs on every machine, no system fonts needed.
-    title = ImageFont.load_default(size=150)
-    small = ImageFont.load_default(size=56)
+    title = ImageFont.load_default(size=max(8, round(150 * k)))
+    small = ImageFont.load_default(size=max(8, round(56 * k)))
     name = _PRODUCTS[index % len(_PRODUCTS)]
-    draw.text((120, 110), name, font=title, fill=(255, 255, 255, 255),
-              stroke_width=6, stroke_fill=(20, 20, 20, 255))
-    draw.text((120, STILL_SIZE - 180), f"Model {2024 + index} - handmade, tested, shipped "
-              "in recycled packaging", font=small, fill=(250, 250, 250, 255),
-              stroke_width=3, stroke_fill=(20, 20, 20, 255))
+    draw.text((round(120 * k), round(110 * k)), name, font=title, fill=(255, 255, 255, 255),
+              stroke_width=max(1, round(6 * k)), stroke_fill=(20, 20, 20, 255))
+    draw.text((round(120 * k), size - round(180 * k)), f"Model {2024 + index} - handmade, "
+              "tested, shipped in recycled packaging", font=small, fill=(250, 250, 250, 255),
+              stroke_width=max(1, round(3 * k)), stroke_fill=(20, 20, 20, 255))
 
 
 def _texture(rng: np.random.Generator, size: int) -> np.ndarray:
@@ -217,13 +226,19 @@ def _sentence(rng: random.Random, product: str, *, first: bool, last: bool) -> s
 
 
 def make_voiceover(folder: Path, seconds: float) -> tuple[Path, list[WordTiming]]:
-    """Speak a generated script with espeak-ng into a WAV of exactly `seconds`, with its words.
+    """Speak a generated script with espeak-ng into a WAV of exactly `seconds`, with its words."""
+    wav, voiceover = speak_to_length(folder, narration(seconds), seconds)
+    return wav, list(voiceover.words)
+
+
+def speak_to_length(folder: Path, script: Script, seconds: float) -> tuple[Path, Voiceover]:
+    """Speak `script` with espeak-ng into folder/voice.wav of exactly `seconds`.
 
     The speaking rate is tuned (deterministically) so the speech ends just before the end;
-    the WAV is then padded with silence, or cut, to the exact length.
+    the WAV is then padded with silence, or cut, to the exact length. The words and scenes
+    returned are those inside it.
     """
     folder.mkdir(parents=True, exist_ok=True)
-    script = narration(seconds)
     raw = folder / "voice_raw.wav"
     target = max(0.5, seconds - VOICE_TAIL_SECONDS)
     rate = 165
@@ -240,9 +255,12 @@ def make_voiceover(folder: Path, seconds: float) -> tuple[Path, list[WordTiming]
     out = folder / "voice.wav"
     _fit_wav(raw, out, seconds)
     raw.unlink()
-    words = [WordTiming(w.text, w.start, min(w.end, seconds)) for w in voiceover.words
-             if w.start < seconds - 0.05]
-    return out, words
+    words = tuple(WordTiming(w.text, w.start, min(w.end, seconds)) for w in voiceover.words
+                  if w.start < seconds - 0.05)
+    scenes = tuple(SceneTiming(s.index, s.start, min(s.end, seconds))
+                   for s in voiceover.scenes if s.start < seconds - 0.05)
+    return out, Voiceover(duration=seconds, sample_rate=voiceover.sample_rate, words=words,
+                          scenes=scenes, engine=voiceover.engine)
 
 
 def _fit_wav(source: Path, out: Path, seconds: float) -> None:
@@ -321,6 +339,14 @@ def _pink_noise(rng: np.random.Generator, n: int) -> np.ndarray:
 # --- the floor ----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class FloorCost:
+    """What the floor's encode took: wall seconds and CPU seconds (user + system)."""
+
+    wall_s: float
+    cpu_s: float
+
+
 def floor_seconds(reference_mp4: Path, preset: Preset, work: Path, *, threads: int = 0,
                   timeout: float = 1800.0) -> float:
     """Wall seconds ffmpeg takes to encode the reference's frames and audio from lossless.
@@ -328,10 +354,20 @@ def floor_seconds(reference_mp4: Path, preset: Preset, work: Path, *, threads: i
     The lossless intermediate (FFV1 + PCM, decoded from the reference) is made first and not
     timed; only the encode with the preset's exact settings is — what any renderer must pay.
     """
+    return floor_cost(reference_mp4, preset, work, threads=threads, timeout=timeout).wall_s
+
+
+def floor_cost(reference_mp4: Path, preset: Preset, work: Path, *, threads: int = 0,
+               timeout: float = 1800.0) -> FloorCost:
+    """`floor_seconds`, with the CPU seconds of the encode as well."""
     argv = floor_argv(reference_mp4, preset, work, threads=threads, timeout=timeout)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     run(argv, timeout=timeout)
-    return time.perf_counter() - started
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return FloorCost(wall, cpu)
 
 
 def floor_argv(reference_mp4: Path, preset: Preset, work: Path, *, threads: int = 0,

@@ -170,9 +170,11 @@ def _chain(label: str, source: int, prepared: PreparedVisual, offset: int, count
     motion = _zoompan(prepared.visual, offset, count, prepared.frames, p.width, p.height, p.fps)
     # The colour conversion runs once, on the still, not on every frame zoompan makes.
     # 4:4:4 before zoompan: with subsampled chroma it rounds crop offsets to even pixels,
-    # which makes the picture step back and forth by half a pixel.
+    # which makes the picture step back and forth by half a pixel. A generated background
+    # has no detail for such a step to show, and 4:2:0 halves what zoompan resamples.
+    sampling = "yuv420p" if prepared.visual.kind == "generated" else "yuv444p"
     still_709 = (f"scale={2 * p.width}:{2 * p.height}:out_color_matrix=bt709:out_range=tv,"
-                 "format=yuv444p")
+                 f"format={sampling}")
     return (f"[{source}:v]{still_709},{motion},format=yuv420p,setsar=1,"
             f"settb=1/{p.fps},setpts=N[{label}]")
 
@@ -200,6 +202,38 @@ def piece_argv(piece: Piece, visuals: Sequence[PreparedVisual], preset: Preset,
         out = "out"
     return argv + ["-filter_complex", ";".join(chains), "-map", f"[{out}]",
                    "-frames:v", str(count), "-f", "rawvideo", "-pix_fmt", "yuv420p", "pipe:1"]
+
+
+def _continues(a: PreparedVisual, b: PreparedVisual, fps: int) -> bool:
+    """Whether b plays a's clip on from where a is (a long scene cut into visuals): their
+    transition would blend each frame with itself."""
+    va, vb = a.visual, b.visual
+    return (va.kind == vb.kind == "clip" and va.source == vb.source
+            and abs((vb.clip_in - vb.start) - (va.clip_in - va.start)) < 0.5 / fps)
+
+
+def merge_continuing(pieces: Sequence[Piece], visuals: Sequence[PreparedVisual], fps: int
+                     ) -> list[tuple[Piece, Sequence[PreparedVisual]]]:
+    """Each piece with the visuals its argv reads; a clip that plays on through the visuals
+    after it becomes one piece, so it is decoded once, straight through, never blended with
+    itself (the frames are the same: nothing on screen changes)."""
+    merged: list[tuple[Piece, Sequence[PreparedVisual]]] = []
+    i = 0
+    while i < len(pieces):
+        j = i
+        while (j + 1 < len(pieces) and pieces[j].blend_frames
+               and _continues(visuals[j], visuals[j + 1], fps)):
+            j += 1
+        if j == i:
+            merged.append((pieces[i], visuals))
+        else:
+            first, last = visuals[i], visuals[j]
+            whole = replace(first, frames=last.first_frame + last.frames - first.first_frame)
+            shown = [whole, *visuals[j + 1: j + 2]]  # the clip, then what it blends into
+            merged.append((Piece(0, pieces[i].start, pieces[j].end, pieces[j].blend_frames,
+                                 pieces[j].transition), shown))
+        i = j + 1
+    return merged
 
 
 def encoder_argv(timeline: Timeline, preset: Preset, *, cards_ass: str,
@@ -281,8 +315,8 @@ def render_timeline(timeline: Timeline, workdir: Path, out: Path, *,
             duration=timeline.duration,
             music=timeline.music, music_gain_db=timeline.music_gain_db,
             clip_audio=_clip_audio(timeline),
-            sample_rate=preset.audio_rate, ffmpeg=options.ffmpeg, ffprobe=options.ffprobe,
-            timeout=options.timeout)
+            sample_rate=preset.audio_rate, aac_bitrate_kbps=preset.audio_bitrate_kbps,
+            ffmpeg=options.ffmpeg, ffprobe=options.ffprobe, timeout=options.timeout)
         visuals = _prepare(timeline, preset, workdir, options.ffprobe)
         on_progress(0.05)
         write_cards_ass(timeline.texts, preset, workdir / "cards.ass", timeline.brand)
@@ -297,8 +331,9 @@ def render_timeline(timeline: Timeline, workdir: Path, out: Path, *,
     encoder = encoder_argv(timeline, preset, cards_ass="cards.ass", captions_ass=captions,
                            logo=logo, audio="mix.wav", out=str(out.resolve()),
                            ffmpeg=options.ffmpeg, threads=options.threads)
-    pieces = [piece_argv(piece, visuals, preset, options.ffmpeg)
-              for piece in plan_pieces(timeline, preset.fps)]
+    pieces = [piece_argv(piece, shown, preset, options.ffmpeg)
+              for piece, shown in merge_continuing(plan_pieces(timeline, preset.fps), visuals,
+                                                   preset.fps)]
     _run_pipeline(encoder, pieces, workdir, timeline.duration, options.timeout,
                   lambda f: on_progress(0.1 + 0.9 * f))
     return preset
