@@ -280,6 +280,7 @@ def mix_audio(
     # to 0.7 dB measured on a short video with bright hi-hats (0.5 dB of margin was not enough).
     true_peak_db: float = -2.0,
     aac_bitrate_kbps: int | None = None,
+    encoded_out: Path | None = None,
     ffmpeg: str = "ffmpeg",
     ffprobe: str = "ffprobe",
     timeout: float,
@@ -290,7 +291,8 @@ def mix_audio(
     ducking); `clip_gain_db` does the same for clip sound, which is taken to sit near the
     target. `clip_audio` holds (file, start on the timeline, in-point in the file, length).
     Music and clip sound drop by `duck_db` while the voice speaks. With `aac_bitrate_kbps`,
-    the true peak is kept under the limit in the AAC the video will carry, not only in the WAV.
+    the true peak is kept under the limit in the AAC the video will carry, not only in the WAV;
+    with `encoded_out` as well, that AAC (in an M4A) is kept there, for the video to copy.
     Returns the loudness of the written file.
     """
     if duration <= 0:
@@ -300,7 +302,7 @@ def mix_audio(
     out_wav.parent.mkdir(parents=True, exist_ok=True)
     bed_wav = out_wav.with_name(f".{out_wav.stem}.bed.{os.getpid()}.wav")
     partial = out_wav.with_name(f".{out_wav.stem}.partial.{os.getpid()}.wav")
-    trial = out_wav.with_name(f".{out_wav.stem}.trial.{os.getpid()}.aac")
+    trial = out_wav.with_name(f".{out_wav.stem}.trial.{os.getpid()}.m4a")
     try:
         # Measured after the same conversion the bed applies (mono becomes stereo there).
         as_mixed = _to_float_stereo(sample_rate)
@@ -326,18 +328,20 @@ def mix_audio(
                             true_peak_db=true_peak_db, duration=duration,
                             sample_rate=sample_rate, ffmpeg=ffmpeg, timeout=timeout)
         bitrate = aac_bitrate_kbps or 0
-        for _ in range(_AAC_PASSES if bitrate else 0):
+        for attempt in range(_AAC_PASSES + 1 if bitrate else 0):
             # What the platforms get is the AAC, not this WAV: its encoder adds peaks of its
-            # own, usually under 0.8 dB but 1.9 dB on one 60 s mix. It is deterministic, so
-            # encoding the mix once here shows what the video's own encode will hold.
+            # own, usually under 0.8 dB but 1.9 dB on one 60 s mix. It is deterministic, and
+            # the video copies this very encode when `encoded_out` asks for it.
             excess = _encoded_peak(partial, trial, bitrate, sample_rate, ffmpeg=ffmpeg,
                                    timeout=timeout) - (MAX_TRUE_PEAK_DBTP - _AAC_MARGIN_DB)
-            if excess <= 0:
+            if excess <= 0 or attempt == _AAC_PASSES:
                 break
             true_peak_db -= excess
             report = _normalise(bed_wav, partial, bed, target_lufs=target_lufs,
                                 true_peak_db=true_peak_db, duration=duration,
                                 sample_rate=sample_rate, ffmpeg=ffmpeg, timeout=timeout)
+        if encoded_out is not None and bitrate:
+            os.replace(trial, encoded_out)
         os.replace(partial, out_wav)
         return report
     finally:
@@ -348,10 +352,11 @@ def mix_audio(
 
 def _encoded_peak(wav: Path, out: Path, bitrate_kbps: int, sample_rate: int, *, ffmpeg: str,
                   timeout: float) -> float:
-    """True peak (dBTP) of `wav` once encoded as the videos encode it (AAC, stereo)."""
+    """True peak (dBTP) of `wav` once encoded as the videos encode it (AAC, stereo), into an
+    M4A `out`: unlike ADTS it keeps the encoder's priming, so a copy stays sample-exact."""
     run([ffmpeg, "-nostdin", "-hide_banner", "-nostats", "-v", "error", "-y", "-i", str(wav),
          "-c:a", "aac", "-b:a", f"{bitrate_kbps}k", "-ar", str(sample_rate), "-ac", "2",
-         "-f", "adts", str(out)], timeout=timeout)
+         "-f", "ipod", str(out)], timeout=timeout)
     return _measure(out, ffmpeg=ffmpeg, timeout=timeout).true_peak_dbtp
 
 

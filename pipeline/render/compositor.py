@@ -55,18 +55,21 @@ def output_preset(preset: Preset, quality: str) -> Preset:
     return preset
 
 
-def encoder_args(preset: Preset, *, threads: int = 0) -> list[str]:
-    """The output settings every preset fixes (the benchmark floor uses the same)."""
+def encoder_args(preset: Preset, *, threads: int = 0, copy_audio: bool = False) -> list[str]:
+    """The output settings every preset fixes (the benchmark floor uses the same); with
+    `copy_audio` the sound is already encoded with them (mix_audio's M4A) and only copied."""
     p = preset
     gop = round(p.fps * p.keyframe_seconds)
+    audio = (["-c:a", "copy"] if copy_audio else
+             ["-c:a", "aac", "-b:a", f"{p.audio_bitrate_kbps}k", "-ar", str(p.audio_rate),
+              "-ac", "2"])
     return [
         "-c:v", "libx264", "-preset", p.video_preset, "-crf", str(p.video_crf),
         "-maxrate", f"{p.video_maxrate_kbps}k", "-bufsize", f"{2 * p.video_maxrate_kbps}k",
         "-profile:v", "high", "-pix_fmt", "yuv420p", "-r", str(p.fps),
         "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
         "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
-        "-color_range", "tv", "-threads", str(threads),
-        "-c:a", "aac", "-b:a", f"{p.audio_bitrate_kbps}k", "-ar", str(p.audio_rate), "-ac", "2",
+        "-color_range", "tv", "-threads", str(threads), *audio,
         "-movflags", "+faststart",
     ]
 
@@ -285,8 +288,10 @@ def merge_continuing(pieces: Sequence[Piece], visuals: Sequence[PreparedVisual],
 
 def encoder_argv(timeline: Timeline, preset: Preset, *, cards_ass: str,
                  captions_ass: str | None, logo: str | None, audio: str, out: str,
-                 ffmpeg: str = "ffmpeg", threads: int = 0) -> list[str]:
-    """The encoder run: raw frames on stdin, text, logo and fade drawn, H.264 + AAC out."""
+                 ffmpeg: str = "ffmpeg", threads: int = 0, audio_encoded: bool = False
+                 ) -> list[str]:
+    """The encoder run: raw frames on stdin, text, logo and fade drawn, H.264 + AAC out
+    (`audio` copied when `audio_encoded`, else encoded here)."""
     p = preset
     total = round(timeline.duration * p.fps)
     argv = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-progress", "pipe:2",
@@ -309,13 +314,16 @@ def encoder_argv(timeline: Timeline, preset: Preset, *, cards_ass: str,
         video += f",fade=t=out:st={total / p.fps - timeline.fade_out:.3f}:d={timeline.fade_out}"
     chains.append(video + ",format=yuv420p[vout]")
     return argv + ["-filter_complex", ";".join(chains), "-map", "[vout]",
-                   "-map", f"{2 if logo else 1}:a", *encoder_args(p, threads=threads),
-                   "-frames:v", str(total), out]
+                   "-map", f"{2 if logo else 1}:a",
+                   *encoder_args(p, threads=threads, copy_audio=audio_encoded),
+                   # A frame limit ends the file as the last frame is encoded, dropping the
+                   # copied sound queued after it; the pieces give exactly `total` frames.
+                   *([] if audio_encoded else ["-frames:v", str(total)]), out]
 
 
 def _prepare(timeline: Timeline, preset: Preset, workdir: Path,
              ffprobe: str = "ffprobe") -> list[PreparedVisual]:
-    """Fitted stills at 2x and gradient backgrounds, made in parallel threads."""
+    """Fitted stills at 2x and gradient backgrounds (at half size), made in parallel threads."""
     fps = preset.fps
     brand = timeline.brand
     palettes = (brand_palettes(brand.primary, brand.accent) if brand.primary != Brand.primary
@@ -333,7 +341,8 @@ def _prepare(timeline: Timeline, preset: Preset, workdir: Path,
             assert visual.source is not None
             fill_frame(visual.source, 2 * preset.width, 2 * preset.height, workdir / name)
         else:
-            render_background(visual.palette_index, preset.width, preset.height, workdir / name,
+            # Drawn at the size it moves at: a quarter of the pixels to draw and blur.
+            render_background(visual.palette_index, *_small_size(preset), workdir / name,
                               palettes=palettes)
         return PreparedVisual(visual, name, first, frames)
 
@@ -363,6 +372,7 @@ def render_timeline(timeline: Timeline, workdir: Path, out: Path, *,
             music=timeline.music, music_gain_db=timeline.music_gain_db,
             clip_audio=_clip_audio(timeline),
             sample_rate=preset.audio_rate, aac_bitrate_kbps=preset.audio_bitrate_kbps,
+            encoded_out=workdir / "mix.m4a",
             ffmpeg=options.ffmpeg, ffprobe=options.ffprobe, timeout=options.timeout)
         visuals = _prepare(timeline, preset, workdir, options.ffprobe)
         on_progress(0.05)
@@ -376,8 +386,8 @@ def render_timeline(timeline: Timeline, workdir: Path, out: Path, *,
     out.parent.mkdir(parents=True, exist_ok=True)
     logo = str(timeline.brand.logo) if timeline.brand.logo else None
     encoder = encoder_argv(timeline, preset, cards_ass="cards.ass", captions_ass=captions,
-                           logo=logo, audio="mix.wav", out=str(out.resolve()),
-                           ffmpeg=options.ffmpeg, threads=options.threads)
+                           logo=logo, audio="mix.m4a", out=str(out.resolve()),
+                           ffmpeg=options.ffmpeg, threads=options.threads, audio_encoded=True)
     pieces = [piece_argv(piece, shown, preset, options.ffmpeg)
               for piece, shown in merge_continuing(plan_pieces(timeline, preset.fps), visuals,
                                                    preset.fps)]

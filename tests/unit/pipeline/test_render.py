@@ -480,6 +480,25 @@ def test_progress_rises_to_the_end(final: Rendered) -> None:
     assert {"cards.ass", "captions.ass", "mix.wav"} <= {p.name for p in final.workdir.iterdir()}
 
 
+
+def _pcm(path: Path) -> np.ndarray:
+    """The first audio stream decoded to 16-bit stereo samples (encoder priming removed)."""
+    out = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-map", "0:a:0", "-f",
+                          "s16le", "-ac", "2", "-"], capture_output=True, check=True, timeout=60)
+    return np.frombuffer(out.stdout, np.int16)
+
+
+def test_the_video_carries_the_checked_aac_sample_for_sample(final: Rendered) -> None:
+    """The sound is encoded once, by the mix, whose true peak was measured on that very AAC;
+    the video copies it, so it decodes to the same samples, starting at the same time."""
+    encoded = final.workdir / "mix.m4a"
+    assert _pcm(final.out).tobytes() == _pcm(encoded).tobytes()
+    # Whole AAC frames of 1024 samples: the last one is padded.
+    samples = len(_pcm(final.out)) // 2
+    assert 0 <= samples - final.timeline.duration * 48000 < 1024
+    assert probe(final.out).audio_codec == "aac"
+
+
 def test_no_black_frames_except_the_final_fade(final: Rendered, plain: Rendered) -> None:
     """Every frame is well lit through all transitions; only the last fade goes to black."""
     timeline = final.timeline
