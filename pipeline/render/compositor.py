@@ -1,9 +1,10 @@
 """The render stage: one renderer turns a `Timeline` into the MP4 (or a draft preview).
 
 Frames are composed piece by piece by short ffmpeg processes (stills move with `zoompan`
-on a 2x oversampled copy, clips are trimmed and fitted, neighbours blend with `xfade`) that
-write raw frames into one long-running encoder process, which draws every text with libass,
-overlays the logo and encodes H.264 with the mixed audio. Only two visuals are ever in
+on a 2x oversampled copy, generated backgrounds drift as a window over one frame, clips are
+trimmed and fitted, and only the frames of a transition are blended) that write raw frames
+into one long-running encoder process, which draws every text with libass, overlays the
+logo, encodes H.264 and copies the mix's AAC. Only two visuals are ever in
 memory, so memory stays flat however long the video; Python only prepares layers (fitted
 stills, backgrounds, ASS files, the audio mix). moviepy's per-frame compositing in Python
 measured many times slower and grew to gigabytes, so it is not used on this path.
@@ -153,30 +154,44 @@ def _input_args(prepared: PreparedVisual, offset: int, count: int, fps: int) -> 
     return ["-threads", "1", "-i", prepared.file]
 
 
-def _small_size(preset: Preset) -> tuple[int, int]:
-    """Half the frame (even sides): where generated backgrounds are moved and blended."""
-    return round(preset.width / 4) * 2, round(preset.height / 4) * 2
+def _drift_size(preset: Preset) -> tuple[int, int]:
+    """A generated background's size: PAN_ZOOM larger than the frame, to drift across."""
+    return (round(preset.width * PAN_ZOOM / 2) * 2, round(preset.height * PAN_ZOOM / 2) * 2)
+
+
+# Where a generated background's window goes, per motion: (x, y) from 0 (left/top edge) to
+# 1 (right/bottom) over the visual; zooms become diagonal drifts.
+_DRIFTS = {"pan_right": ("p", "0.5"), "pan_left": ("1-p", "0.5"), "pan_down": ("0.5", "p"),
+           "pan_up": ("0.5", "1-p"), "zoom_out": ("1-p", "1-p")}
+
+
+def _drift(visual: Visual, offset: int, total: int, preset: Preset) -> str:
+    """A crop window moving one way across the background, a whole pixel at a time."""
+    big_w, big_h = _drift_size(preset)
+    progress = f"((n+{offset})/{max(1, total - 1)})"
+    fx, fy = _DRIFTS.get(visual.motion, ("p", "p"))
+    x = fx.replace("p", progress)
+    y = fy.replace("p", progress)
+    return (f"crop={preset.width}:{preset.height}:x='({big_w - preset.width})*({x})':"
+            f"y='({big_h - preset.height})*({y})':exact=1")
 
 
 def _chain(label: str, source: int, prepared: PreparedVisual, offset: int, count: int,
-           preset: Preset, *, small: bool = False) -> str:
-    """Frames [offset, offset + count) of one visual, as yuv420p BT.709 at the preset size
-    (or, with `small`, a generated background at `_small_size`, left for the piece to scale
-    up once its blend is done)."""
+           preset: Preset) -> str:
+    """Frames [offset, offset + count) of one visual, as yuv420p BT.709 at the preset size."""
     p = preset
     if prepared.visual.kind == "clip":
         return _clip_chain(label, source, prepared, count, preset)
     if prepared.visual.kind == "generated":
-        # A soft gradient has no detail to lose: it moves and blends at half size, from a
-        # copy twice that size (so its steps are a screen pixel, as a still's are), and one
-        # bilinear upscale brings it to the frame. 4:2:0 throughout: the half-pixel rounding
-        # of chroma that makes stills jitter has nothing to show on a gradient.
-        w, h = _small_size(p)
-        motion = _zoompan(prepared.visual, offset, count, prepared.frames, w, h, p.fps)
-        upscale = "" if small else f",{_upscale(p)}"
-        return (f"[{source}:v]scale={2 * w}:{2 * h}:out_color_matrix=bt709:out_range=tv,"
-                f"format=yuv420p,{motion},format=yuv420p{upscale},setsar=1,"
-                f"settb=1/{p.fps},setpts=N[{label}]")
+        # A soft gradient has no detail for a zoom to show: it drifts instead, a window
+        # cropped from one still frame, which costs no resampling at all (zoompan on it
+        # was most of an idea video's composition). Whole-pixel steps, and chroma a half
+        # pixel off on odd steps, are invisible on a gradient; on a photo they would not be.
+        big_w, big_h = _drift_size(p)
+        return (f"[{source}:v]scale={big_w}:{big_h}:out_color_matrix=bt709:out_range=tv,"
+                f"format=yuv420p,loop=loop={count - 1}:size=1,settb=1/{p.fps},setpts=N,"
+                f"fps={p.fps},{_drift(prepared.visual, offset, prepared.frames, p)},"
+                f"setsar=1[{label}]")
     motion = _zoompan(prepared.visual, offset, count, prepared.frames, p.width, p.height, p.fps)
     # The colour conversion runs once, on the still, not on every frame zoompan makes.
     # 4:4:4 before zoompan: with subsampled chroma it rounds crop offsets to even pixels,
@@ -185,10 +200,6 @@ def _chain(label: str, source: int, prepared: PreparedVisual, offset: int, count
                  "format=yuv444p")
     return (f"[{source}:v]{still_709},{motion},format=yuv420p,setsar=1,"
             f"settb=1/{p.fps},setpts=N[{label}]")
-
-
-def _upscale(preset: Preset) -> str:
-    return f"scale={preset.width}:{preset.height}:flags=bilinear"
 
 
 def _clip_chain(label: str, source: int, prepared: PreparedVisual, count: int,
@@ -214,16 +225,32 @@ def _clip_chain(label: str, source: int, prepared: PreparedVisual, count: int,
 
 
 def _blend(piece: Piece, count: int, fps: int) -> str:
-    """[a] into [b] over the piece's last blend_frames, as [out]."""
+    """[a] into [b] over the piece's last blend_frames, as [out].
+
+    Only a's last frames go through the blend: xfade works on every frame it is given,
+    even those before its offset, which made a piece with a transition cost several times
+    one without.
+    """
     blend_s = piece.blend_frames / fps
+    head = count - piece.blend_frames
+    tail = "a"
+    chains = []
+    if head > 0:
+        chains.append(f"[a]split[ah][at];[ah]trim=end_frame={head}[head];"
+                      f"[at]trim=start_frame={head},setpts=PTS-STARTPTS[tail]")
+        tail = "tail"
+    mixed = "out" if head == 0 else "mix"
     if piece.transition == "fade":
-        # The same mix as xfade's fade, as an overlay whose alpha ramps up: it blends with
-        # ffmpeg's SIMD overlay instead of xfade's per-pixel loop (a fifth of the cost).
-        return (f"[b]format=yuva420p,fade=t=in:st=0:d={blend_s:.4f}:alpha=1,"
-                f"setpts=PTS+{count - piece.blend_frames}[bf];"
-                "[a][bf]overlay=format=yuv420:eof_action=pass[out]")
-    return (f"[a][b]xfade=transition={piece.transition}:duration={blend_s:.4f}:"
-            f"offset={(count - piece.blend_frames) / fps:.4f}[out]")
+        # xfade's fade as an overlay whose alpha ramps up: the same mix, blended by
+        # ffmpeg's SIMD overlay rather than xfade's per-pixel loop.
+        chains.append(f"[b]format=yuva420p,fade=t=in:st=0:d={blend_s:.4f}:alpha=1[bf];"
+                      f"[{tail}][bf]overlay=format=yuv420:eof_action=pass[{mixed}]")
+    else:
+        chains.append(f"[{tail}][b]xfade=transition={piece.transition}:"
+                      f"duration={blend_s:.4f}:offset=0[{mixed}]")
+    if head > 0:
+        chains.append("[head][mix]concat=n=2:v=1:a=0[out]")
+    return ";".join(chains)
 
 
 def piece_argv(piece: Piece, visuals: Sequence[PreparedVisual], preset: Preset,
@@ -237,19 +264,14 @@ def piece_argv(piece: Piece, visuals: Sequence[PreparedVisual], preset: Preset,
     # 2x filters would hold its own buffers (a third more memory, no faster).
     argv = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error",
             "-filter_complex_threads", "1", *_input_args(current, offset, count, fps)]
-    shown = [current, visuals[piece.index + 1]] if piece.blend_frames else [current]
-    small = all(v.visual.kind == "generated" for v in shown)
-    chains = [_chain("a", 0, current, offset, count, preset, small=small)]
+    chains = [_chain("a", 0, current, offset, count, preset)]
     out = "a"
     if piece.blend_frames:
         following = visuals[piece.index + 1]
         argv += _input_args(following, 0, piece.blend_frames, fps)
-        chains.append(_chain("b", 1, following, 0, piece.blend_frames, preset, small=small))
+        chains.append(_chain("b", 1, following, 0, piece.blend_frames, preset))
         chains.append(_blend(piece, count, fps))
         out = "out"
-    if small:
-        chains.append(f"[{out}]{_upscale(preset)}[full]")
-        out = "full"
     return argv + ["-filter_complex", ";".join(chains), "-map", f"[{out}]",
                    "-frames:v", str(count), "-f", "rawvideo", "-pix_fmt", "yuv420p", "pipe:1"]
 
@@ -341,8 +363,10 @@ def _prepare(timeline: Timeline, preset: Preset, workdir: Path,
             assert visual.source is not None
             fill_frame(visual.source, 2 * preset.width, 2 * preset.height, workdir / name)
         else:
-            # Drawn at the size it moves at: a quarter of the pixels to draw and blur.
-            render_background(visual.palette_index, *_small_size(preset), workdir / name,
+            # Drawn at half size, a quarter of the pixels to draw and blur; the piece scales
+            # it up once, and a soft gradient loses nothing by it.
+            width, height = _drift_size(preset)
+            render_background(visual.palette_index, width // 2, height // 2, workdir / name,
                               palettes=palettes)
         return PreparedVisual(visual, name, first, frames)
 

@@ -182,18 +182,21 @@ def test_piece_argv_moves_stills_fits_clips_and_blends() -> None:
         if piece.blend_frames:
             assert inputs == [f"v{piece.index}", f"v{piece.index + 1}"]
             blend = piece.blend_frames / FPS
+            head = count - piece.blend_frames
+            # Only a's last frames are blended; the head passes on untouched.
+            assert (f"[a]split[ah][at];[ah]trim=end_frame={head}[head];"
+                    f"[at]trim=start_frame={head},setpts=PTS-STARTPTS[tail]") in graph
             if piece.transition == "fade":  # an overlay whose alpha ramps over the blend
-                assert (f"[b]format=yuva420p,fade=t=in:st=0:d={blend:.4f}:alpha=1,"
-                        f"setpts=PTS+{count - piece.blend_frames}[bf];"
-                        "[a][bf]overlay=format=yuv420:eof_action=pass[out]") in graph
+                assert (f"[b]format=yuva420p,fade=t=in:st=0:d={blend:.4f}:alpha=1[bf];"
+                        "[tail][bf]overlay=format=yuv420:eof_action=pass[mix]") in graph
             else:
-                assert (f"[a][b]xfade=transition={piece.transition}:duration={blend:.4f}:"
-                        f"offset={(count - piece.blend_frames) / FPS:.4f}[out]") in graph
+                assert (f"[tail][b]xfade=transition={piece.transition}:"
+                        f"duration={blend:.4f}:offset=0[mix]") in graph
+            assert graph.endswith("[head][mix]concat=n=2:v=1:a=0[out]")
             assert argv[argv.index("-map") + 1] == "[out]"
         else:
             assert inputs == [f"v{piece.index}"] and "xfade" not in graph
-            alone = "[full]" if visuals[piece.index].visual.kind == "generated" else "[a]"
-            assert argv[argv.index("-map") + 1] == alone
+            assert argv[argv.index("-map") + 1] == "[a]"
         assert graph.count("out_color_matrix=bt709:out_range=tv") == len(inputs)
     # A still is converted to BT.709 4:4:4 once, at its 2x size, then moves with zoompan at
     # the frame size for exactly the piece's frames, and leaves as yuv420p.
@@ -215,17 +218,15 @@ def test_piece_argv_moves_stills_fits_clips_and_blends() -> None:
     assert f"tpad=stop_mode=clone:stop={pieces[1].end - pieces[1].start}" in clip_graph
     # The clip is also the incoming visual of piece 0, from its own start.
     assert argvs[0][argvs[0].index("-ss") + 1] == "0.000"
-    # A generated background moves at half size, from a copy at the frame size; blending
-    # from a still it is scaled up in its own chain, alone it is scaled up once at the end.
+    # A generated background drifts: a window cropped from one frame PAN_ZOOM larger than
+    # the picture (drawn at half that), for exactly the piece's frames, at the frame rate.
     assert "transition=slideleft" in _filter(argvs[2])
-    incoming = _filter(argvs[2]).split("[b]")[0].split(";")[-1]
-    assert incoming.startswith("[1:v]scale=1080:1920:") and ":s=540x960:" in incoming
-    assert ",scale=1080:1920:flags=bilinear," in incoming
     last = _filter(argvs[3])
-    assert last.startswith("[0:v]scale=1080:1920:") and ":s=540x960:fps=30," in last
-    assert last.endswith("[a];[a]scale=1080:1920:flags=bilinear[full]")
-    assert argvs[3][argvs[3].index("-map") + 1] == "[full]"
-
+    assert last.startswith("[0:v]scale=1188:2112:out_color_matrix=bt709:out_range=tv,"
+                           "format=yuv420p,loop=loop=")
+    assert f"loop=loop={pieces[3].end - pieces[3].start - 1}:size=1," in last
+    assert ",fps=30,crop=1080:1920:x=" in last and "zoompan" not in last
+    assert last.endswith(":exact=1,setsar=1[a]")
 
 def test_encoder_argv_draws_text_logo_and_fade() -> None:
     """The encoder reads raw frames, draws both ASS files, overlays the logo and fades out."""

@@ -20,14 +20,23 @@ from PIL import Image, ImageDraw
 
 from pipeline.render.compositor import (
     PAN_ZOOM,
+    Piece,
+    PreparedVisual,
     RenderOptions,
+    _drift_size,
     _prepare,
     piece_argv,
     plan_pieces,
     render_timeline,
 )
 from pipeline.render.presets import Preset
-from pipeline.render.timeline import KEN_BURNS_ZOOM, MediaItem, Timeline, build_timeline
+from pipeline.render.timeline import (
+    KEN_BURNS_ZOOM,
+    MediaItem,
+    Timeline,
+    Visual,
+    build_timeline,
+)
 from pipeline.types import Scene, SceneTiming, Script, Voiceover
 
 FPS = 30
@@ -279,6 +288,41 @@ def test_composed_pan_moves_in_half_pixel_steps(ken_burns: KenBurns) -> None:
     half_pixel = W / (2 * round(2 * W / PAN_ZOOM / 2))  # one 2x pixel of the crop, on screen
     assert -steps.min() <= half_pixel + BACK_TOLERANCE
 
+
+
+def _whole_pixel_step(before: np.ndarray, after: np.ndarray) -> tuple[int, int]:
+    """The (dx, dy) in -1..1 by which `after` is `before` moved, exactly; fails if none is."""
+    h, w = before.shape
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            moved = after[max(0, dy): h + min(0, dy), max(0, dx): w + min(0, dx)]
+            kept = before[max(0, -dy): h + min(0, -dy), max(0, -dx): w + min(0, -dx)]
+            if np.array_equal(moved, kept):
+                return dx, dy
+    raise AssertionError("the frame is not the one before moved by a whole pixel at most")
+
+
+@pytest.mark.parametrize(("motion", "direction"), [("pan_right", (-1, 0)), ("pan_up", (0, 1)),
+                                                   ("zoom_in", (-1, -1))])
+def test_generated_background_drifts_one_way_a_pixel_at_a_time(
+        motion: str, direction: tuple[int, int], small_preset: Preset, tmp_path: Path) -> None:
+    """A generated background is a window moving across one larger frame: each frame is the
+    one before moved by a whole pixel at most, always the same way, across all the room."""
+    big_w, big_h = _drift_size(small_preset)
+    _spot_picture(tmp_path / "background.png", big_w, big_h)
+    frames = 90
+    visual = Visual("generated", 0.0, frames / FPS, motion)
+    argv = piece_argv(Piece(0, 0, frames, 0), [PreparedVisual(visual, "background.png", 0,
+                                                              frames)], small_preset)
+    raw = subprocess.run(argv, cwd=tmp_path, capture_output=True, check=True, timeout=60).stdout
+    luma = np.frombuffer(raw, np.uint8).reshape(-1, W * H * 3 // 2)[:, : W * H]
+    assert len(luma) == frames
+    luma = luma.reshape(-1, H, W)
+    steps = np.array([_whole_pixel_step(a, b) for a, b in zip(luma, luma[1:], strict=False)])
+    for axis, (sign, room) in enumerate(zip(direction, (big_w - W, big_h - H), strict=True)):
+        along = steps[:, axis]
+        assert set(along.tolist()) <= {0, sign}  # one way only (or not at all)
+        assert abs(along.sum()) == (room if sign else 0)
 
 # --- pictures of any shape, and clips ---------------------------------------------------------
 
