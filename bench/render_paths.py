@@ -1,6 +1,6 @@
 """The render stage on every path (W1–W5, bench/render_inputs.py) against its x264 floor.
 
-Run: .venv/bin/python bench/render_paths.py [--workloads W2 W3 W3v W4 W5] [--durations 15 30 60]
+Run: .venv/bin/python bench/render_paths.py [--workloads W1 W2 W3 W3v W4 W5] [--durations 15 30 60]
      [--quality standard] [--runs 1] [--cache DIR]
 Goals: ratio ≤ 1.3 at 15, 30 and 60 s; CPU ≤ 1.1× the floor's; peak RSS ≤ 800 MB and, with
 --durations 15 180, the 180 s figure within 10 % of the 15 s one.
@@ -175,7 +175,7 @@ def verdicts(rows: list[Row]) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--workloads", nargs="+", default=["W2", "W3", "W3v", "W4", "W5"],
+    parser.add_argument("--workloads", nargs="+", default=["W1", "W2", "W3", "W3v", "W4", "W5"],
                         choices=sorted(WORKLOADS))
     parser.add_argument("--durations", type=int, nargs="+", default=[15, 30, 60])
     parser.add_argument("--quality", default="standard", choices=["standard", "high"])
