@@ -110,7 +110,7 @@ def profile(folder: Path) -> list[tuple[str, float, float]]:
         timeline.voice, work / "mix.wav", duration=timeline.duration, music=timeline.music,
         music_gain_db=timeline.music_gain_db, clip_audio=_clip_audio(timeline),
         sample_rate=preset.audio_rate, aac_bitrate_kbps=preset.audio_bitrate_kbps,
-        timeout=1800))
+        encoded_out=work / "mix.m4a", timeout=1800))
     visuals = p.time("prepare", lambda: _prepare(timeline, preset, work))
     by_kind: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
     for piece, shown in merge_continuing(plan_pieces(timeline, preset.fps), visuals,
@@ -139,10 +139,11 @@ def profile(folder: Path) -> list[tuple[str, float, float]]:
         captions = "captions.ass"
         (work / captions).write_bytes(timeline.captions.read_bytes())
     encoder = encoder_argv(timeline, preset, cards_ass="cards.ass", captions_ass=captions,
-                           logo=None, audio="mix.wav", out=str(work / "encoded.mp4"))
+                           logo=None, audio="mix.m4a", out=str(work / "encoded.mp4"),
+                           audio_encoded=True)
     plain = encoder_argv(dataclasses.replace(timeline, fade_out=0.0), preset,
-                         cards_ass="empty.ass", captions_ass=None, logo=None, audio="mix.wav",
-                         out=str(work / "plain.mp4"))
+                         cards_ass="empty.ass", captions_ass=None, logo=None, audio="mix.m4a",
+                         out=str(work / "plain.mp4"), audio_encoded=True)
     p.time("feeder alone (lossless → raw pipe)", lambda: _piped(feeder, ["cat"], work))
     p.time("feeder + encoder, text and fade", lambda: _piped(feeder, encoder, work))
     p.time("feeder + encoder, no text", lambda: _piped(feeder, plain, work))
