@@ -146,10 +146,20 @@ def _zoompan(visual: Visual, offset: int, count: int, total: int, width: int, he
     return f"zoompan=z='{zoom}':x='{x}':y='{y}':d={count}:s={width}x{height}:fps={fps}"
 
 
-def _input_args(prepared: PreparedVisual, offset: int, count: int, fps: int) -> list[str]:
+# Decoder threads for a clip: each frame thread holds its own frames, so the automatic
+# count (one more than the cores) made a piece's memory depend on the machine and on which
+# clips meet (two 1440x2560 decoders: 280 MB). Two keep up with the encoder; the clip a
+# piece blends into gives only its transition's frames, and one thread does that.
+CLIP_DECODER_THREADS = 2
+BLEND_DECODER_THREADS = 1
+
+
+def _input_args(prepared: PreparedVisual, offset: int, count: int, fps: int, *,
+                threads: int = CLIP_DECODER_THREADS) -> list[str]:
     if prepared.visual.kind == "clip":
         start = prepared.visual.clip_in + offset / fps
-        return ["-ss", f"{start:.3f}", "-t", f"{count / fps + 1:.3f}", "-i", prepared.file]
+        return ["-threads", str(threads), "-ss", f"{start:.3f}", "-t",
+                f"{count / fps + 1:.3f}", "-i", prepared.file]
     # A still is decoded once: decoder threads would only add their buffers.
     return ["-threads", "1", "-i", prepared.file]
 
@@ -264,7 +274,8 @@ def piece_argv(piece: Piece, visuals: Sequence[PreparedVisual], preset: Preset,
     out = "a"
     if piece.blend_frames:
         following = visuals[piece.index + 1]
-        argv += _input_args(following, 0, piece.blend_frames, fps)
+        argv += _input_args(following, 0, piece.blend_frames, fps,
+                            threads=BLEND_DECODER_THREADS)
         chains.append(_chain("b", 1, following, 0, piece.blend_frames, preset))
         chains.append(_blend(piece, count, fps))
         out = "out"

@@ -156,6 +156,15 @@ def test_plan_pieces_cover_every_frame_once(layout: tuple[float, ...], preset_na
             visual.frames + 1
 
 
+def _threads_before_input(argv: Sequence[str], file: str) -> str:
+    """The -threads option of the input `file` (an input's options come after the previous
+    input's -i and before its own)."""
+    own_i = argv.index(file) - 1
+    previous_i = max((i for i in range(own_i) if argv[i] == "-i"), default=0)
+    options = list(argv[previous_i:own_i])
+    return options[options.index("-threads") + 1]
+
+
 def _filter(argv: Sequence[str]) -> str:
     return argv[argv.index("-filter_complex") + 1]
 
@@ -214,6 +223,10 @@ def test_piece_argv_moves_stills_fits_clips_and_blends() -> None:
     assert f"tpad=stop_mode=clone:stop={pieces[1].end - pieces[1].start}" in clip_graph
     # The clip is also the incoming visual of piece 0, from its own start.
     assert argvs[0][argvs[0].index("-ss") + 1] == "0.000"
+    # Decoder threads are fixed, not one per core: the clip its piece shows gets two, the
+    # clip a piece only blends into gets one (each thread holds frames of its own).
+    assert _threads_before_input(clip_argv, visuals[1].file) == "2"
+    assert _threads_before_input(argvs[0], visuals[1].file) == "1"
     # A generated background drifts: a window cropped from one frame PAN_ZOOM larger than
     # the picture (drawn at half that), for exactly the piece's frames, at the frame rate.
     assert "transition=slideleft" in _filter(argvs[2])
