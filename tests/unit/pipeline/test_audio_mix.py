@@ -20,6 +20,7 @@ from pipeline.render.audio_mix import (
     MAX_TRUE_PEAK_DBTP,
     SILENCE_LUFS,
     LoudnessReport,
+    join_continuing,
     measure_loudness,
     mix_audio,
     pick_music,
@@ -279,3 +280,32 @@ def test_failed_mix_leaves_nothing(tmp_path: Path) -> None:
     with pytest.raises(ToolError):
         mix_audio(bad, out, duration=2.0, music=None, timeout=30)
     assert list(out.parent.iterdir()) == []
+
+
+def test_continuing_clip_sound_is_one_segment() -> None:
+    """Segments that play one file on (overlapping at transitions) join; a jump in the clip's
+    time, another file or a gap keeps them apart."""
+    a, b = Path("a.mp4"), Path("b.mp4")
+    assert join_continuing([(a, 0.0, 0.0, 2.25), (a, 1.75, 1.75, 3.5), (a, 4.75, 4.75, 3.0)]) \
+        == [(a, 0.0, 0.0, 7.75)]
+    apart = [(a, 0.0, 0.0, 2.25), (a, 1.75, 0.0, 3.0), (b, 4.25, 4.25, 2.0),
+             (b, 7.0, 7.0, 1.0)]
+    assert join_continuing(apart) == apart
+
+
+def test_clip_sound_cut_into_overlapping_visuals_plays_once(tmp_path: Path) -> None:
+    """A clip's steady tone, cut into visuals that overlap for their transitions as the
+    timeline makes them, stays at one level through the cuts (each overlap played the sound
+    twice, 6 dB louder)."""
+    clip = tmp_path / "clip.mp4"
+    _ffmpeg("-f", "lavfi", "-i", "color=c=red:s=64x64:r=30:d=7",
+            "-f", "lavfi", "-i", f"sine=f=14000:r={RATE}:d=7", "-map", "0:v", "-map", "1:a",
+            "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-t", "7", str(clip))
+    silent = tmp_path / "silent.wav"
+    _ffmpeg("-f", "lavfi", "-i", "anullsrc=r=22050:cl=mono:d=6", str(silent))
+    out = tmp_path / "mix.wav"
+    mix_audio(silent, out, duration=6.0, music=None, timeout=60,
+              clip_audio=[(clip, 0.0, 0.0, 2.25), (clip, 1.75, 1.75, 2.5),
+                          (clip, 3.75, 3.75, 2.25)])
+    levels = 10 * np.log10(_window_power(_music_band(out), 120)[10:110])  # 0.5-5.5 s
+    assert levels.max() - levels.min() < 1.0
