@@ -324,7 +324,10 @@ def encoder_argv(timeline: Timeline, preset: Preset, *, cards_ass: str,
     p = preset
     total = round(timeline.duration * p.fps)
     argv = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-progress", "pipe:2",
-            "-y", "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{p.width}x{p.height}",
+            # The demuxer queues 8 packets by default, here 8 whole frames (25 MB at
+            # 1080x1920) whenever the pieces run ahead; the pipe itself is the buffer.
+            "-y", "-thread_queue_size", "2",
+            "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{p.width}x{p.height}",
             "-framerate", str(p.fps), "-i", "pipe:0"]
     if logo:
         argv += ["-i", logo]
