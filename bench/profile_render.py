@@ -11,8 +11,10 @@ CPU seconds (user + system, this process and the tools it waited for):
 - pieces: each compositor process (as the render runs them) with its raw frames thrown
   away, summed by kind;
 - encoder: the encoder process fed the video's own frames, decoded from a lossless copy by a
-  second process, with and without its text (libass) and fade, and that feeder alone;
+  second process, with and without its text (card images and libass captions) and fade,
+  and that feeder alone;
 - floor: the same frames encoded with the preset's settings by one process (the benchmark's);
+- text cards drawn: the card images the encoder overlays;
 - check: `check_output`'s probe, audio bit rate (a packet list) and loudness measurement;
 - whole: the render as it runs (pieces piped into the encoder), then the stage itself.
 
@@ -40,7 +42,7 @@ from bench.render_paths import _load_job, render_only  # noqa: E402
 from bench.storage import settings_for  # noqa: E402
 from bench.w1_inputs import floor_argv  # noqa: E402
 from pipeline.render.audio_mix import measure_loudness, mix_audio  # noqa: E402
-from pipeline.render.cards import write_cards_ass  # noqa: E402
+from pipeline.render.card_images import draw_card_images  # noqa: E402
 from pipeline.render.check import _audio_bitrate  # noqa: E402
 from pipeline.render.compositor import (  # noqa: E402
     _clip_audio,
@@ -132,17 +134,17 @@ def profile(folder: Path) -> list[tuple[str, float, float]]:
     floor = floor_argv(video, preset, work / "floor")  # makes the lossless copy (untimed)
     feeder = ["ffmpeg", "-nostdin", "-v", "error", "-i", str(work / "floor" / "floor_source.mkv"),
               "-map", "0:v:0", "-f", "rawvideo", "-pix_fmt", "yuv420p", "pipe:1"]
-    write_cards_ass(timeline.texts, preset, work / "cards.ass", timeline.brand)
-    write_cards_ass((), preset, work / "empty.ass")
+    cards = p.time("text cards drawn", lambda: draw_card_images(
+        timeline.texts, preset, work, timeline.brand))
     captions = None
     if timeline.captions is not None:
         captions = "captions.ass"
         (work / captions).write_bytes(timeline.captions.read_bytes())
-    encoder = encoder_argv(timeline, preset, cards_ass="cards.ass", captions_ass=captions,
+    encoder = encoder_argv(timeline, preset, cards=cards, captions_ass=captions,
                            logo=None, audio="mix.m4a", out=str(work / "encoded.mp4"),
                            audio_encoded=True)
     plain = encoder_argv(dataclasses.replace(timeline, fade_out=0.0), preset,
-                         cards_ass="empty.ass", captions_ass=None, logo=None, audio="mix.m4a",
+                         cards=[], captions_ass=None, logo=None, audio="mix.m4a",
                          out=str(work / "plain.mp4"), audio_encoded=True)
     p.time("feeder alone (lossless → raw pipe)", lambda: _piped(feeder, ["cat"], work))
     p.time("feeder + encoder, text and fade", lambda: _piped(feeder, encoder, work))

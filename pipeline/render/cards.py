@@ -42,16 +42,25 @@ def text_anchor(kind: str, preset: Preset) -> tuple[int, int]:
 
 
 def write_cards_ass(layers: Sequence[TextLayer], preset: Preset, out: Path,
-                    brand: Brand | None = None) -> Path:
-    """One ASS event per text layer, fading in and out; badges sit on a brand-coloured box."""
+                    brand: Brand | None = None, *,
+                    times: Sequence[tuple[float, float]] | None = None,
+                    fade_ms: int = FADE_MS) -> Path:
+    """One ASS event per text layer, fading in and out; badges sit on a brand-coloured box.
+
+    `times` replaces each layer's (start, end), and `fade_ms=0` drops the fades: that is how
+    `card_images` lays every card out once, on a clock of its own.
+    """
     brand = brand or Brand()
+    spans = list(times) if times is not None else [(layer.start, layer.end) for layer in layers]
+    if len(spans) != len(layers):
+        raise ValueError(f"{len(spans)} times for {len(layers)} text layers")
     width = preset.width
     zone = preset.safe_zone
     margin_left = round(width * zone.left) + width // 20
     margin_right = round(width * zone.right) + width // 20
     styles: list[AssStyle] = []
     events = []
-    for layer in layers:
+    for layer, (start, end) in zip(layers, spans, strict=True):
         family, factor = family_for(layer.text)
         font = brand.font if family == DEFAULT_FAMILY else family
         base = _SIZES[layer.kind] * min(width, preset.height) * factor
@@ -67,17 +76,17 @@ def write_cards_ass(layers: Sequence[TextLayer], preset: Preset, out: Path,
             margin_right=margin_right, border_style=3 if badge else 1,
         ))
         x, y = text_anchor(layer.kind, preset)
-        fade = f"\\fad({FADE_MS},{FADE_MS})"
+        fade = f"\\fad({fade_ms},{fade_ms})" if fade_ms else ""
         chars = max(6, int((width - margin_left - margin_right) / (size * 1.05)))
         text = _wrapped(layer.text, chars)
         if badge and layer.secondary:
             # The regular price, struck through, above the sale price.
             was = f"{{\\s1\\fs{round(size * 0.6)}\\c{ass_colour(brand.accent)}}}"
             text = f"{was}{ass_escape(layer.secondary)}{{\\r}}\\N{text}"
-        events.append(dialogue(layer.start, layer.end, name, f"{{\\pos({x},{y}){fade}}}{text}"))
+        events.append(dialogue(start, end, name, f"{{\\pos({x},{y}){fade}}}{text}"))
         if layer.secondary and not badge:
             events.append(dialogue(
-                layer.start, layer.end, name,
+                start, end, name,
                 f"{{\\pos({x},{y + size * 2})\\fs{round(size * 0.5)}{fade}}}"
                 f"{_wrapped(layer.secondary, chars * 2)}",
             ))

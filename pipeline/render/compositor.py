@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO, Protocol
 
 from pipeline.render.audio_mix import mix_audio
-from pipeline.render.cards import write_cards_ass
+from pipeline.render.card_images import CardImage, card_chain, draw_card_images
 from pipeline.render.presets import Preset
 from pipeline.render.stills import aspect_difference, fill_frame
 from pipeline.render.timeline import KEN_BURNS_ZOOM, Brand, Timeline, Visual
@@ -315,12 +315,12 @@ def merge_continuing(pieces: Sequence[Piece], visuals: Sequence[PreparedVisual],
     return merged
 
 
-def encoder_argv(timeline: Timeline, preset: Preset, *, cards_ass: str,
+def encoder_argv(timeline: Timeline, preset: Preset, *, cards: Sequence[CardImage],
                  captions_ass: str | None, logo: str | None, audio: str, out: str,
                  ffmpeg: str = "ffmpeg", threads: int = 0, audio_encoded: bool = False
                  ) -> list[str]:
-    """The encoder run: raw frames on stdin, text, logo and fade drawn, H.264 + AAC out
-    (`audio` copied when `audio_encoded`, else encoded here)."""
+    """The encoder run: raw frames on stdin, text cards, captions, logo and fade drawn,
+    H.264 + AAC out (`audio` copied when `audio_encoded`, else encoded here)."""
     p = preset
     total = round(timeline.duration * p.fps)
     argv = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-progress", "pipe:2",
@@ -329,24 +329,34 @@ def encoder_argv(timeline: Timeline, preset: Preset, *, cards_ass: str,
             "-y", "-thread_queue_size", "2",
             "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{p.width}x{p.height}",
             "-framerate", str(p.fps), "-i", "pipe:0"]
+    chains = []
+    video = "[0:v]"
+    # A card shorter than a frame would loop its image for ever (loop=-1).
+    shown = [card for card in cards if card.frames(p.fps)[1] > 0]
+    for k, card in enumerate(shown):
+        argv += ["-i", card.name]
+        chains.append(card_chain(card, 1 + k, p.fps, f"card{k}"))
+        # eof_action=pass: once the card's frames end, the video goes on without it.
+        chains.append(f"{video}[card{k}]overlay=x={card.x}:y={card.y}:format=yuv420"
+                      f":eof_action=pass[text{k}]")
+        video = f"[text{k}]"
+    logo_input = 1 + len(shown)
     if logo:
         argv += ["-i", logo]
     argv += ["-i", audio]
-    video = f"[0:v]ass={cards_ass}"
-    if captions_ass:
-        video += f",ass={captions_ass}"
-    chains = []
+    video += f"ass={captions_ass}" if captions_ass else "null"
     if logo:
         logo_w = round(p.width * LOGO_WIDTH) // 2 * 2
         x = round(p.width * p.safe_zone.left) + p.width // 40
         y = round(p.height * p.safe_zone.top) + p.width // 40
-        chains.append(f"[1:v]scale={logo_w}:-2,format=rgba,colorchannelmixer=aa=0.85[logo]")
+        chains.append(f"[{logo_input}:v]scale={logo_w}:-2,format=rgba,"
+                      "colorchannelmixer=aa=0.85[logo]")
         video += f"[base];[base][logo]overlay=x={x}:y={y}:format=auto"
     if timeline.fade_out > 0:
         video += f",fade=t=out:st={total / p.fps - timeline.fade_out:.3f}:d={timeline.fade_out}"
     chains.append(video + ",format=yuv420p[vout]")
     return argv + ["-filter_complex", ";".join(chains), "-map", "[vout]",
-                   "-map", f"{2 if logo else 1}:a",
+                   "-map", f"{logo_input + (1 if logo else 0)}:a",
                    *encoder_args(p, threads=threads, copy_audio=audio_encoded),
                    # A frame limit ends the file as the last frame is encoded, dropping the
                    # copied sound queued after it; the pieces give exactly `total` frames.
@@ -410,7 +420,8 @@ def render_timeline(timeline: Timeline, workdir: Path, out: Path, *,
             ffmpeg=options.ffmpeg, ffprobe=options.ffprobe, timeout=options.timeout)
         visuals = _prepare(timeline, preset, workdir, options.ffprobe)
         on_progress(0.05)
-        write_cards_ass(timeline.texts, preset, workdir / "cards.ass", timeline.brand)
+        cards = draw_card_images(timeline.texts, preset, workdir, timeline.brand,
+                                 ffmpeg=options.ffmpeg, timeout=options.timeout)
         captions = None
         if timeline.captions is not None:
             captions = "captions.ass"
@@ -419,7 +430,7 @@ def render_timeline(timeline: Timeline, workdir: Path, out: Path, *,
     on_progress(0.1)
     out.parent.mkdir(parents=True, exist_ok=True)
     logo = str(timeline.brand.logo) if timeline.brand.logo else None
-    encoder = encoder_argv(timeline, preset, cards_ass="cards.ass", captions_ass=captions,
+    encoder = encoder_argv(timeline, preset, cards=cards, captions_ass=captions,
                            logo=logo, audio="mix.m4a", out=str(out.resolve()),
                            ffmpeg=options.ffmpeg, threads=options.threads, audio_encoded=True)
     pieces = [piece_argv(piece, shown, preset, options.ffmpeg)

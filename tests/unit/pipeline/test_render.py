@@ -27,6 +27,7 @@ from pipeline.render.audio_mix import (
     TARGET_LUFS,
     measure_loudness,
 )
+from pipeline.render.card_images import CardImage
 from pipeline.render.cards import text_anchor
 from pipeline.render.check import PROPERTIES, check_output
 from pipeline.render.compositor import (
@@ -238,12 +239,16 @@ def test_piece_argv_moves_stills_fits_clips_and_blends() -> None:
     assert last.endswith(":exact=1,setsar=1[a]")
 
 def test_encoder_argv_draws_text_logo_and_fade() -> None:
-    """The encoder reads raw frames, draws both ASS files, overlays the logo and fades out."""
+    """The encoder reads raw frames, overlays each card image while it shows, draws the
+    captions' ASS, overlays the logo and fades out."""
     preset = get_preset("tiktok")
     timeline = build_timeline(_script(2), _voice(3.0, 3.0), Path("v.wav"), preset,
                               brand=Brand(logo=Path("logo.png")))
     total = round(timeline.duration * FPS)
-    argv = encoder_argv(timeline, preset, cards_ass="cards.ass", captions_ass="captions.ass",
+    cards = [CardImage("card_000.png", 100, 200, 0.0, 2.0),
+             CardImage("card_001.png", 50, 300, 1.51, 1.52),  # shorter than a frame: left out
+             CardImage("card_002.png", 60, 400, 2.0, 3.05)]
+    argv = encoder_argv(timeline, preset, cards=cards, captions_ass="captions.ass",
                         logo="logo.png", audio="mix.wav", out="out.mp4", ffmpeg="/opt/ffmpeg",
                         threads=2)
     assert argv[0] == "/opt/ffmpeg" and argv[-1] == "out.mp4"
@@ -251,28 +256,36 @@ def test_encoder_argv_draws_text_logo_and_fade() -> None:
     assert (opts["-f"], opts["-pix_fmt"], opts["-s"], opts["-framerate"]) == (
         "rawvideo", "yuv420p", "1080x1920", "30")
     assert [argv[i + 1] for i, a in enumerate(argv) if a == "-i"] == [
-        "pipe:0", "logo.png", "mix.wav"]
+        "pipe:0", "card_000.png", "card_002.png", "logo.png", "mix.wav"]
     graph = opts["-filter_complex"]
-    assert "[0:v]ass=cards.ass,ass=captions.ass[base]" in graph
-    logo_w = int(re.search(r"\[1:v\]scale=(\d+):-2", graph).group(1))
+    # Card 0 on frames 0-59, card 2 on frames 60-91 (3.05 s is frame 91.5), each faded.
+    assert ("[1:v]format=yuva420p,loop=loop=59:size=1:start=0,settb=1/30,setpts=N+0,"
+            "fade=t=in:st=0.000000:d=0.200000:alpha=1,"
+            "fade=t=out:st=1.800000:d=0.200000:alpha=1[card0]") in graph
+    assert "[0:v][card0]overlay=x=100:y=200:format=yuv420:eof_action=pass[text0]" in graph
+    assert "[2:v]format=yuva420p,loop=loop=31:size=1:start=0,settb=1/30,setpts=N+60," in graph
+    assert "[text0][card1]overlay=x=60:y=400:format=yuv420:eof_action=pass[text1]" in graph
+    assert "[text1]ass=captions.ass[base]" in graph
+    logo_w = int(re.search(r"\[3:v\]scale=(\d+):-2", graph).group(1))
     assert logo_w % 2 == 0 and abs(logo_w - LOGO_WIDTH * preset.width) <= 2
-    x, y = map(int, re.search(r"overlay=x=(\d+):y=(\d+)", graph).groups())
+    x, y = map(int, re.search(r"\[base\]\[logo\]overlay=x=(\d+):y=(\d+)", graph).groups())
     zone = preset.safe_zone
     assert zone.left * preset.width <= x and x + logo_w <= preset.width / 2
     assert zone.top * preset.height <= y <= preset.height / 4
-    start, length = map(float, re.search(r"fade=t=out:st=([\d.]+):d=([\d.]+)", graph).groups())
+    start, length = map(float, re.search(r"format=auto,fade=t=out:st=([\d.]+):d=([\d.]+)",
+                                         graph).groups())
     assert length == timeline.fade_out
     assert start + length == pytest.approx(total / FPS, abs=1e-3)
     assert graph.endswith("format=yuv420p[vout]")
     maps = [argv[i + 1] for i, a in enumerate(argv) if a == "-map"]
-    assert maps == ["[vout]", "2:a"]
+    assert maps == ["[vout]", "4:a"]
     assert opts["-frames:v"] == str(total)
     assert argv[argv.index("-c:v"):argv.index("-frames:v")] == encoder_args(preset, threads=2)
-    # Without logo or captions: one ASS file, no overlay, the audio is input 1.
-    plain = encoder_argv(timeline, preset, cards_ass="cards.ass", captions_ass=None, logo=None,
+    # Without cards, logo or captions: nothing drawn but the fade, the audio is input 1.
+    plain = encoder_argv(timeline, preset, cards=[], captions_ass=None, logo=None,
                          audio="mix.wav", out="out.mp4")
     graph = _pairs(plain)["-filter_complex"]
-    assert graph.count("ass=") == 1 and "overlay" not in graph
+    assert "ass=" not in graph and "overlay" not in graph and graph.startswith("[0:v]null,fade")
     assert [plain[i + 1] for i, a in enumerate(plain) if a == "-map"] == ["[vout]", "1:a"]
 
 
@@ -487,7 +500,8 @@ def test_progress_rises_to_the_end(final: Rendered) -> None:
     assert final.progress == sorted(final.progress)
     assert final.progress[0] <= 0.1 and final.progress[-1] > 0.95
     assert all(0.0 <= p <= 1.0 for p in final.progress)
-    assert {"cards.ass", "captions.ass", "mix.wav"} <= {p.name for p in final.workdir.iterdir()}
+    assert {"cards_still.ass", "card_000.png", "captions.ass", "mix.wav"} <= {
+        p.name for p in final.workdir.iterdir()}
 
 
 
