@@ -10,11 +10,11 @@ CPU seconds (user + system, this process and the tools it waited for):
 - audio mix and prepare (stills fitted at 2x, backgrounds drawn), which the render overlaps;
 - pieces: each compositor process (as the render runs them) with its raw frames thrown
   away, summed by kind;
+- text cards drawn: the card images the encoder overlays;
 - encoder: the encoder process fed the video's own frames, decoded from a lossless copy by a
   second process, with and without its text (card images and libass captions) and fade,
   and that feeder alone;
 - floor: the same frames encoded with the preset's settings by one process (the benchmark's);
-- text cards drawn: the card images the encoder overlays;
 - check: `check_output`'s probe, audio bit rate (a packet list) and loudness measurement;
 - whole: the render as it runs (pieces piped into the encoder), then the stage itself.
 

@@ -123,3 +123,21 @@ def card_chain(card: CardImage, input_index: int, fps: int, label: str) -> str:
             f"settb=1/{fps},setpts=N+{first},"
             f"fade=t=in:st={card.start:.6f}:d={fade:.6f}:alpha=1,"
             f"fade=t=out:st={card.end - fade:.6f}:d={fade:.6f}:alpha=1[{label}]")
+
+
+def card_overlays(cards: Sequence[CardImage], fps: int, first_input: int, video: str
+                  ) -> tuple[list[str], list[str], str]:
+    """Inputs (`-i` pairs), filter chains and the output label that overlay each card on
+    `video` (a label such as "[0:v]"), the cards read as inputs from `first_input` on."""
+    inputs: list[str] = []
+    chains: list[str] = []
+    # A card shorter than a frame would loop its image for ever (loop=-1).
+    shown = [card for card in cards if card.frames(fps)[1] > 0]
+    for k, card in enumerate(shown):
+        inputs += ["-i", card.name]
+        chains.append(card_chain(card, first_input + k, fps, f"card{k}"))
+        # eof_action=pass: once the card's frames end, the video goes on without it.
+        chains.append(f"{video}[card{k}]overlay=x={card.x}:y={card.y}:format=yuv420"
+                      f":eof_action=pass[text{k}]")
+        video = f"[text{k}]"
+    return inputs, chains, video

@@ -52,8 +52,6 @@ def write_cards_ass(layers: Sequence[TextLayer], preset: Preset, out: Path,
     """
     brand = brand or Brand()
     spans = list(times) if times is not None else [(layer.start, layer.end) for layer in layers]
-    if len(spans) != len(layers):
-        raise ValueError(f"{len(spans)} times for {len(layers)} text layers")
     width = preset.width
     zone = preset.safe_zone
     margin_left = round(width * zone.left) + width // 20

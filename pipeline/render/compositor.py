@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO, Protocol
 
 from pipeline.render.audio_mix import mix_audio
-from pipeline.render.card_images import CardImage, card_chain, draw_card_images
+from pipeline.render.card_images import CardImage, card_overlays, draw_card_images
 from pipeline.render.presets import Preset
 from pipeline.render.stills import aspect_difference, fill_frame
 from pipeline.render.timeline import KEN_BURNS_ZOOM, Brand, Timeline, Visual
@@ -329,18 +329,9 @@ def encoder_argv(timeline: Timeline, preset: Preset, *, cards: Sequence[CardImag
             "-y", "-thread_queue_size", "2",
             "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{p.width}x{p.height}",
             "-framerate", str(p.fps), "-i", "pipe:0"]
-    chains = []
-    video = "[0:v]"
-    # A card shorter than a frame would loop its image for ever (loop=-1).
-    shown = [card for card in cards if card.frames(p.fps)[1] > 0]
-    for k, card in enumerate(shown):
-        argv += ["-i", card.name]
-        chains.append(card_chain(card, 1 + k, p.fps, f"card{k}"))
-        # eof_action=pass: once the card's frames end, the video goes on without it.
-        chains.append(f"{video}[card{k}]overlay=x={card.x}:y={card.y}:format=yuv420"
-                      f":eof_action=pass[text{k}]")
-        video = f"[text{k}]"
-    logo_input = 1 + len(shown)
+    card_inputs, chains, video = card_overlays(cards, p.fps, 1, "[0:v]")
+    argv += card_inputs
+    logo_input = 1 + len(card_inputs) // 2
     if logo:
         argv += ["-i", logo]
     argv += ["-i", audio]

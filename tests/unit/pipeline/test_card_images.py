@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.render.card_images import CardImage, card_chain, draw_card_images
+from pipeline.render.card_images import CardImage, card_overlays, draw_card_images
 from pipeline.render.cards import write_cards_ass
 from pipeline.render.presets import get_preset
 from pipeline.render.timeline import Brand, TextLayer
@@ -79,13 +79,7 @@ def test_overlaid_cards_match_libass_drawing_them_into_the_frames(drawn) -> None
     grey = ["-f", "lavfi", "-i", f"color=c=0x{GREY:02x}{GREY:02x}{GREY:02x}:s={W}x{H}:r={FPS},"
             "format=yuv420p"]
     direct = _frames([*grey, "-vf", "ass=direct.ass"], workdir, count)
-    inputs, chains, label = [], [], "[0:v]"
-    for k, card in enumerate(cards):
-        inputs += ["-i", card.name]
-        chains.append(card_chain(card, k + 1, FPS, f"c{k}"))
-        chains.append(f"{label}[c{k}]overlay=x={card.x}:y={card.y}:format=yuv420"
-                      f":eof_action=pass[t{k}]")
-        label = f"[t{k}]"
+    inputs, chains, label = card_overlays(cards, FPS, 1, "[0:v]")
     overlaid = _frames([*grey, *inputs, "-filter_complex", ";".join(chains),
                         "-map", label], workdir, count)
     plain = _frames(grey, workdir, 1)[0].astype(int)
