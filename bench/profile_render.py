@@ -10,9 +10,9 @@ CPU seconds (user + system, this process and the tools it waited for):
 - audio mix and prepare (stills fitted at 2x, backgrounds drawn), which the render overlaps;
 - pieces: each compositor process (as the render runs them) with its raw frames thrown
   away, summed by kind;
-- text cards drawn: the card images the encoder overlays;
+- text cards drawn, captions drawn: the card and caption images the encoder overlays;
 - encoder: the encoder process fed the video's own frames, decoded from a lossless copy by a
-  second process, with and without its text (card images and libass captions) and fade,
+  second process, with and without its text (card and caption images) and fade,
   and that feeder alone;
 - floor: the same frames encoded with the preset's settings by one process (the benchmark's);
 - check: `check_output`'s probe, audio bit rate (a packet list) and loudness measurement;
@@ -42,6 +42,7 @@ from bench.render_paths import _load_job, render_only  # noqa: E402
 from bench.storage import settings_for  # noqa: E402
 from bench.w1_inputs import floor_argv  # noqa: E402
 from pipeline.render.audio_mix import measure_loudness, mix_audio  # noqa: E402
+from pipeline.render.caption_images import draw_caption_band  # noqa: E402
 from pipeline.render.card_images import draw_card_images  # noqa: E402
 from pipeline.render.check import _audio_bitrate  # noqa: E402
 from pipeline.render.compositor import (  # noqa: E402
@@ -136,11 +137,11 @@ def profile(folder: Path) -> list[tuple[str, float, float]]:
               "-map", "0:v:0", "-f", "rawvideo", "-pix_fmt", "yuv420p", "pipe:1"]
     cards = p.time("text cards drawn", lambda: draw_card_images(
         timeline.texts, preset, work, timeline.brand))
-    captions = None
+    band = None
     if timeline.captions is not None:
-        captions = "captions.ass"
-        (work / captions).write_bytes(timeline.captions.read_bytes())
-    encoder = encoder_argv(timeline, preset, cards=cards, captions_ass=captions,
+        captions = timeline.captions
+        band = p.time("captions drawn", lambda: draw_caption_band(captions, preset, work))
+    encoder = encoder_argv(timeline, preset, cards=cards, captions=band,
                            logo=None, audio="mix.m4a", out=str(work / "encoded.mp4"),
                            audio_encoded=True)
     plain = encoder_argv(dataclasses.replace(timeline, fade_out=0.0), preset,

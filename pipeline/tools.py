@@ -136,6 +136,75 @@ def run(argv: Sequence[str], *, timeout: float, cwd: Path | None = None) -> str:
     return stdout
 
 
+def read_frames(argv: Sequence[str], frame_bytes: int, *, timeout: float,
+                cwd: Path | None = None) -> Iterator[bytes]:
+    """Run a tool and yield its stdout `frame_bytes` at a time, as it writes them (no file of
+    raw frames on disk); raise ToolError when it fails, runs past `timeout` or ends mid-frame.
+    Leaving the loop early kills the tool."""
+    checkpoint()
+    try:
+        proc = subprocess.Popen(list(argv), cwd=cwd, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+    except FileNotFoundError as exc:
+        raise _launch_error(argv, exc) from None
+    watch = _Watch(proc, timeout)
+    short = False
+    with proc, supervised(proc):
+        try:
+            assert proc.stdout is not None
+            while data := proc.stdout.read(frame_bytes):
+                if len(data) < frame_bytes:
+                    short = True
+                    break
+                yield data
+            returncode = proc.wait()
+        finally:
+            watch.stop()
+    watch.raise_failure(argv, returncode)
+    if short:
+        raise ToolError(argv, returncode,
+                        watch.stderr() + "\nits output ended in the middle of a frame")
+
+
+class _Watch:
+    """A started tool's stderr, read by a thread of its own, and a timer that kills the tool
+    at `timeout`."""
+
+    def __init__(self, proc: subprocess.Popen[Any], timeout: float) -> None:
+        self._proc = proc
+        self._chunks: list[str | bytes] = []
+        self._reader = threading.Thread(
+            target=lambda: self._chunks.append(proc.stderr.read() if proc.stderr else ""),
+            daemon=True)
+        self._reader.start()
+        self.timed_out = threading.Event()
+        self._timer = threading.Timer(timeout, self._kill)
+        self._timer.start()
+
+    def _kill(self) -> None:
+        self.timed_out.set()
+        self._proc.kill()
+
+    def stop(self) -> None:
+        """Cancel the timer, kill the tool if it still runs, and wait for its stderr."""
+        self._timer.cancel()
+        if self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        self._reader.join(timeout=5)
+
+    def stderr(self) -> str:
+        """What the tool wrote on stderr (once `stop` returned)."""
+        return "".join(_text(chunk) for chunk in self._chunks)
+
+    def raise_failure(self, argv: Sequence[str], returncode: int) -> None:
+        """Raise ToolError if the timer killed the tool or it exited non-zero."""
+        if self.timed_out.is_set():
+            raise ToolError(argv, None, self.stderr())
+        if returncode != 0:
+            raise ToolError(argv, returncode, self.stderr())
+
+
 def _text(data: str | bytes | None) -> str:
     return data.decode(errors="replace") if isinstance(data, bytes) else data or ""
 
@@ -189,19 +258,7 @@ def run_ffmpeg(
 
 def _follow_progress(proc: subprocess.Popen[str], argv: list[str], timeout: float,
                      total_seconds: float, on_progress: Callable[[float], None]) -> None:
-    stderr_chunks: list[str] = []
-    reader = threading.Thread(
-        target=lambda: stderr_chunks.append(proc.stderr.read() if proc.stderr else ""), daemon=True
-    )
-    reader.start()
-    timed_out = threading.Event()
-
-    def _kill() -> None:
-        timed_out.set()
-        proc.kill()
-
-    timer = threading.Timer(timeout, _kill)
-    timer.start()
+    watch = _Watch(proc, timeout)
     try:
         assert proc.stdout is not None
         for line in proc.stdout:
@@ -210,15 +267,8 @@ def _follow_progress(proc: subprocess.Popen[str], argv: list[str], timeout: floa
                 on_progress(min(1.0, int(value) / 1e6 / total_seconds))
         returncode = proc.wait()
     finally:
-        timer.cancel()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        reader.join(timeout=5)
-    if timed_out.is_set():
-        raise ToolError(argv, None, "".join(stderr_chunks))
-    if returncode != 0:
-        raise ToolError(argv, returncode, "".join(stderr_chunks))
+        watch.stop()
+    watch.raise_failure(argv, returncode)
 
 
 def _int_or_none(value: object) -> int | None:

@@ -13,16 +13,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
-
 from pipeline.render.cards import FADE_MS, write_cards_ass
 from pipeline.render.presets import Preset
+from pipeline.render.text_canvas import (
+    canvas_times,
+    draw_canvas,
+    drawn_box,
+    straight_alpha,
+    write_png,
+)
 from pipeline.render.timeline import Brand, TextLayer
-from pipeline.tools import run
-
-# The canvas shows one group of cards per frame at this rate (ASS keeps centiseconds).
-_CANVAS_FPS = 10
 
 
 @dataclass(frozen=True)
@@ -58,60 +58,21 @@ def draw_card_images(layers: Sequence[TextLayer], preset: Preset, workdir: Path,
     if not groups:
         return []
     ordered = [layer for members in groups.values() for layer in members]
-    step = 1 / _CANVAS_FPS
-    # Group k shows on canvas frame k alone; its event starts a little before the frame's time,
-    # since libass reads the time in whole milliseconds and k * 0.1 can land a hair short.
-    times = [(max(0.0, k * step - 0.02), k * step + 0.05)
-             for k, members in enumerate(groups.values()) for _ in members]
+    # Group k shows on canvas frame k alone.
+    times = [canvas_times(k, k) for k, members in enumerate(groups.values()) for _ in members]
     write_cards_ass(ordered, preset, workdir / "cards_still.ass", brand, times=times, fade_ms=0)
-    width, height = preset.width, preset.height
-    raw = workdir / "cards_still.rgb"
-    # Each group drawn over black and over white: the difference between the two is the
-    # coverage, exactly, shadows' half-transparent colour included (libass's own alpha plane
-    # multiplies a colour's alpha in twice).
-    canvas = f"s={width}x{height}:r={_CANVAS_FPS},format=rgb24,ass=cards_still.ass"
-    run([ffmpeg, "-nostdin", "-hide_banner", "-v", "error", "-y", "-filter_complex",
-         f"color=c=black:{canvas}[over_black];color=c=white:{canvas}[over_white];"
-         "[over_black][over_white]vstack", "-frames:v", str(len(groups)),
-         "-f", "rawvideo", "-pix_fmt", "rgb24", raw.name], cwd=workdir, timeout=timeout)
     cards = []
-    frame_bytes = width * height * 2 * 3
-    with raw.open("rb") as frames:
-        for k, (start, end) in enumerate(groups):
-            data = frames.read(frame_bytes)
-            if len(data) != frame_bytes:
-                raise ValueError(f"the card canvas gave {k} of {len(groups)} frames")
-            card = _matte(np.frombuffer(data, np.uint8).reshape(2, height, width, 3))
-            if card is None:
-                continue  # text that draws nothing (only spaces)
-            image, left, top = card
-            name = f"card_{k:03d}.png"
-            image.save(workdir / name, compress_level=1)
-            cards.append(CardImage(name, left, top, start, end))
-    raw.unlink()
+    frames = draw_canvas("cards_still.ass", preset.width, preset.height, len(groups), workdir,
+                         ffmpeg=ffmpeg, timeout=timeout)
+    for k, ((start, end), pair) in enumerate(zip(groups, frames, strict=True)):
+        box = drawn_box(pair)
+        if box is None:
+            continue  # text that draws nothing (only spaces)
+        left, top, right, bottom = box
+        name = f"card_{k:03d}.png"
+        write_png(straight_alpha(pair[:, top:bottom, left:right]), workdir / name)
+        cards.append(CardImage(name, left, top, start, end))
     return cards
-
-
-def _matte(pair: np.ndarray) -> tuple[Image.Image, int, int] | None:
-    """The straight-alpha RGBA image (cropped to even bounds) and its corner, from the same
-    text drawn over black (pair[0] = colour x alpha) and over white (pair[1])."""
-    height, width = pair.shape[1:3]
-    # Byte-wise over whole rows: a reduction over the 3 channels of each pixel is 10x slower.
-    drawn = ((pair[0].reshape(height, -1) != 0) | (pair[1].reshape(height, -1) != 255))
-    rows, cols = np.nonzero(drawn.any(axis=1))[0], np.nonzero(drawn.any(axis=0))[0] // 3
-    if not len(rows):
-        return None
-    top, left = rows[0] // 2 * 2, cols[0] // 2 * 2
-    bottom, right = min(height, (rows[-1] + 2) // 2 * 2), min(width, (cols[-1] + 2) // 2 * 2)
-    over_black = pair[0, top:bottom, left:right].astype(np.int32)
-    over_white = pair[1, top:bottom, left:right].astype(np.int32)
-    spread = over_white - over_black
-    alpha = np.clip(255 - np.maximum(np.maximum(spread[..., 0], spread[..., 1]), spread[..., 2]),
-                    0, 255)
-    shown = np.maximum(alpha, 1)[..., None]
-    colour = np.clip((over_black * 255 + shown // 2) // shown, 0, 255)
-    rgba = np.dstack([colour, alpha]).astype(np.uint8)
-    return Image.fromarray(rgba), int(left), int(top)  # 4 channels of uint8 read as RGBA
 
 
 def card_chain(card: CardImage, input_index: int, fps: int, label: str) -> str:

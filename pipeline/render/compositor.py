@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, Protocol
 
 from pipeline.render.audio_mix import mix_audio
+from pipeline.render.caption_images import CaptionBand, caption_overlay, draw_caption_band
 from pipeline.render.card_images import CardImage, card_overlays, draw_card_images
 from pipeline.render.presets import Preset
 from pipeline.render.stills import aspect_difference, fill_frame
@@ -316,11 +317,12 @@ def merge_continuing(pieces: Sequence[Piece], visuals: Sequence[PreparedVisual],
 
 
 def encoder_argv(timeline: Timeline, preset: Preset, *, cards: Sequence[CardImage],
-                 captions_ass: str | None, logo: str | None, audio: str, out: str,
-                 ffmpeg: str = "ffmpeg", threads: int = 0, audio_encoded: bool = False
-                 ) -> list[str]:
-    """The encoder run: raw frames on stdin, text cards, captions, logo and fade drawn,
-    H.264 + AAC out (`audio` copied when `audio_encoded`, else encoded here)."""
+                 captions: CaptionBand | None = None, captions_ass: str | None = None,
+                 logo: str | None, audio: str, out: str, ffmpeg: str = "ffmpeg",
+                 threads: int = 0, audio_encoded: bool = False) -> list[str]:
+    """The encoder run: raw frames on stdin, text cards, captions (their images, or libass
+    drawing `captions_ass` on every frame), logo and fade drawn, H.264 + AAC out (`audio`
+    copied when `audio_encoded`, else encoded here)."""
     p = preset
     total = round(timeline.duration * p.fps)
     argv = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-progress", "pipe:2",
@@ -332,6 +334,11 @@ def encoder_argv(timeline: Timeline, preset: Preset, *, cards: Sequence[CardImag
     card_inputs, chains, video = card_overlays(cards, p.fps, 1, "[0:v]")
     argv += card_inputs
     logo_input = 1 + len(card_inputs) // 2
+    if captions:
+        caption_input, caption_chains, video = caption_overlay(captions, logo_input, video)
+        argv += caption_input
+        chains += caption_chains
+        logo_input += 1
     if logo:
         argv += ["-i", logo]
     argv += ["-i", audio]
@@ -413,15 +420,18 @@ def render_timeline(timeline: Timeline, workdir: Path, out: Path, *,
         on_progress(0.05)
         cards = draw_card_images(timeline.texts, preset, workdir, timeline.brand,
                                  ffmpeg=options.ffmpeg, timeout=options.timeout)
-        captions = None
+        band, captions = None, None
         if timeline.captions is not None:
-            captions = "captions.ass"
-            (workdir / captions).write_bytes(timeline.captions.read_bytes())
+            band = draw_caption_band(timeline.captions, preset, workdir, ffmpeg=options.ffmpeg,
+                                     timeout=options.timeout)
+            if band is None:  # text that moves: libass draws it on every frame
+                captions = "captions.ass"
+                (workdir / captions).write_bytes(timeline.captions.read_bytes())
         mixed.result()
     on_progress(0.1)
     out.parent.mkdir(parents=True, exist_ok=True)
     logo = str(timeline.brand.logo) if timeline.brand.logo else None
-    encoder = encoder_argv(timeline, preset, cards=cards, captions_ass=captions,
+    encoder = encoder_argv(timeline, preset, cards=cards, captions=band, captions_ass=captions,
                            logo=logo, audio="mix.m4a", out=str(out.resolve()),
                            ffmpeg=options.ffmpeg, threads=options.threads, audio_encoded=True)
     pieces = [piece_argv(piece, shown, preset, options.ffmpeg)

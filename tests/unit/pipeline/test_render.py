@@ -27,6 +27,7 @@ from pipeline.render.audio_mix import (
     TARGET_LUFS,
     measure_loudness,
 )
+from pipeline.render.caption_images import CaptionBand
 from pipeline.render.card_images import CardImage
 from pipeline.render.cards import text_anchor
 from pipeline.render.check import PROPERTIES, check_output
@@ -287,6 +288,21 @@ def test_encoder_argv_draws_text_logo_and_fade() -> None:
     graph = _pairs(plain)["-filter_complex"]
     assert "ass=" not in graph and "overlay" not in graph and graph.startswith("[0:v]null,fade")
     assert [plain[i + 1] for i, a in enumerate(plain) if a == "-map"] == ["[vout]", "1:a"]
+    # Captions drawn as images: their listing is read after the cards, overlaid after them,
+    # and the logo and the sound move one input on.
+    banded = encoder_argv(timeline, preset, cards=cards[:1],
+                          captions=CaptionBand("captions.ffconcat", 146, 1264),
+                          logo="logo.png", audio="mix.wav", out="out.mp4")
+    assert [banded[i + 1] for i, a in enumerate(banded) if a == "-i"] == [
+        "pipe:0", "card_000.png", "captions.ffconcat", "logo.png", "mix.wav"]
+    at = banded.index("captions.ffconcat")
+    assert banded[at - 5:at] == ["-safe", "0", "-f", "concat", "-i"]
+    graph = _pairs(banded)["-filter_complex"]
+    assert ("[2:v]format=yuva420p[captions];[text0][captions]overlay=x=146:y=1264:"
+            "format=yuv420:eof_action=pass[captioned]") in graph
+    assert "ass=" not in graph and "[captioned]null[base];[base][logo]" in graph
+    assert "[3:v]scale=" in graph
+    assert [banded[i + 1] for i, a in enumerate(banded) if a == "-map"] == ["[vout]", "4:a"]
 
 
 def test_missing_ffmpeg_is_a_tool_error(tmp_path: Path) -> None:
@@ -500,7 +516,8 @@ def test_progress_rises_to_the_end(final: Rendered) -> None:
     assert final.progress == sorted(final.progress)
     assert final.progress[0] <= 0.1 and final.progress[-1] > 0.95
     assert all(0.0 <= p <= 1.0 for p in final.progress)
-    assert {"cards_still.ass", "card_000.png", "captions.ass", "mix.wav"} <= {
+    assert {"cards_still.ass", "card_000.png", "captions_still.ass", "captions.ffconcat",
+            "caption_0000.png", "mix.wav"} <= {
         p.name for p in final.workdir.iterdir()}
 
 

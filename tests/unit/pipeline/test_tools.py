@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.tools import ToolError, probe, run, run_ffmpeg
+from pipeline.tools import ToolError, probe, read_frames, run, run_ffmpeg
 
 
 def _python(code: str) -> list[str]:
@@ -55,6 +55,54 @@ def test_run_timeout() -> None:
         run(_python("import time; time.sleep(30)"), timeout=0.3)
     assert caught.value.returncode is None
     assert "timed out" in str(caught.value)
+
+
+# --- read_frames -----------------------------------------------------------------------------
+
+
+def test_read_frames_yields_each_frame_as_the_tool_writes_it(tmp_path: Path) -> None:
+    """Whole frames in order, read from the tool's stdout while it runs, in its directory."""
+    code = ("import os, sys, time\n"
+            "for k in range(3):\n"
+            "    sys.stdout.buffer.write(bytes([k]) * 4 + os.getcwd()[:2].encode()); "
+            "sys.stdout.flush(); time.sleep(0.05)")
+    frames = list(read_frames(_python(code), 6, timeout=10, cwd=tmp_path))
+    assert frames == [bytes([k]) * 4 + str(tmp_path)[:2].encode() for k in range(3)]
+
+
+@pytest.mark.parametrize(("code", "reason"), [
+    ("import sys; sys.stdout.buffer.write(b'x' * 10); sys.stderr.write('cut short')",
+     "ended in the middle of a frame"),
+    ("import sys; sys.stdout.buffer.write(b'x' * 8); sys.stderr.write('bad input'); "
+     "sys.exit(2)", "bad input"),
+])
+def test_read_frames_failure_is_a_tool_error(code: str, reason: str) -> None:
+    """A tool that fails, or stops mid-frame, raises ToolError once its whole frames are read."""
+    got = []
+    with pytest.raises(ToolError) as caught:
+        for frame in read_frames(_python(code), 4, timeout=10):
+            got.append(frame)
+    assert got == [b"xxxx", b"xxxx"]
+    assert reason in caught.value.stderr_tail
+
+
+def test_read_frames_timeout_kills_the_tool() -> None:
+    """A tool that stops writing is killed at the timeout and reported with no exit code."""
+    with pytest.raises(ToolError) as caught:
+        list(read_frames(_python("import time; time.sleep(30)"), 4, timeout=0.3))
+    assert caught.value.returncode is None
+
+
+def test_leaving_read_frames_early_kills_the_tool() -> None:
+    """A reader that stops after the first frame leaves no tool running behind it."""
+    code = ("import sys, time\n"
+            "while True:\n"
+            "    sys.stdout.buffer.write(b'abcd'); sys.stdout.flush(); time.sleep(0.01)")
+    frames = read_frames(_python(code), 4, timeout=30)
+    assert next(frames) == b"abcd"
+    frames.close()  # what a for loop's break does once the generator is dropped
+    out = subprocess.run(["pgrep", "-f", "while True:"], capture_output=True, text=True)
+    assert out.stdout.strip() == ""
 
 
 # --- run_ffmpeg ------------------------------------------------------------------------------
