@@ -84,11 +84,12 @@ def _parse(document: str) -> tuple[list[str], list[_Event]]:
         stripped = line.strip()
         if stripped.startswith("["):
             section = stripped.lower()
-        if section == "[events]" and stripped.startswith("Format:"):
+        in_section = section == "[events]"
+        if in_section and stripped.startswith("Format:"):
             fields = [f.strip().lower() for f in stripped[len("Format:"):].split(",")]
-        if section == "[events]" and stripped.startswith("Dialogue:"):
+        if in_section and stripped.startswith("Dialogue:"):
             in_events = True
-            if "start" not in fields or fields[-1] != "text":
+            if not {"start", "end"} <= set(fields) or fields[-1] != "text":
                 raise NotStill("the events have no Format line with Start, End and Text")
             values = stripped[len("Dialogue:"):].split(",", len(fields) - 1)
             named = dict(zip(fields, values, strict=False))
@@ -99,9 +100,8 @@ def _parse(document: str) -> tuple[list[str], list[_Event]]:
                            ",".join(values[j + 1:]))
             if event.end_ms > event.start_ms:
                 events.append(event)
-        elif section != "[events]" or not stripped.startswith(("Dialogue:", "Comment:")):
-            if not in_events:
-                header.append(line)
+        elif not in_events and not (in_section and stripped.startswith("Comment:")):
+            header.append(line)
     return header, events
 
 
