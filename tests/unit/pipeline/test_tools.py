@@ -95,14 +95,16 @@ def test_read_frames_timeout_kills_the_tool() -> None:
 
 def test_leaving_read_frames_early_kills_the_tool() -> None:
     """A reader that stops after the first frame leaves no tool running behind it."""
-    code = ("import sys, time\n"
+    code = ("import os, sys, time\n"
             "while True:\n"
-            "    sys.stdout.buffer.write(b'abcd'); sys.stdout.flush(); time.sleep(0.01)")
-    frames = read_frames(_python(code), 4, timeout=30)
-    assert next(frames) == b"abcd"
+            "    sys.stdout.buffer.write(b'%08d' % os.getpid()); sys.stdout.flush(); "
+            "time.sleep(0.01)")
+    frames = read_frames(_python(code), 8, timeout=30)
+    pid = int(next(frames))
+    assert Path(f"/proc/{pid}").exists()
     frames.close()  # what a for loop's break does once the generator is dropped
-    out = subprocess.run(["pgrep", "-f", "while True:"], capture_output=True, text=True)
-    assert out.stdout.strip() == ""
+    # killed and reaped: not even a zombie is left under its pid
+    assert not Path(f"/proc/{pid}").exists()
 
 
 # --- run_ffmpeg ------------------------------------------------------------------------------
