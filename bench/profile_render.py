@@ -8,6 +8,7 @@ CPU seconds (user + system, this process and the tools it waited for):
 
 - timeline: `job_timeline` (reads the stored artifacts);
 - audio mix and prepare (stills fitted at 2x, backgrounds drawn), which the render overlaps;
+- blends into clips made ahead: each clip's transition frames, fitted, into a raw file;
 - pieces: each compositor process (as the render runs them) with its raw frames thrown
   away, summed by kind;
 - text cards drawn, captions drawn: the card and caption images the encoder overlays;
@@ -48,6 +49,7 @@ from pipeline.render.check import _audio_bitrate  # noqa: E402
 from pipeline.render.compositor import (  # noqa: E402
     _clip_audio,
     _prepare,
+    blends_ahead,
     encoder_argv,
     merge_continuing,
     output_preset,
@@ -115,10 +117,12 @@ def profile(folder: Path) -> list[tuple[str, float, float]]:
         sample_rate=preset.audio_rate, aac_bitrate_kbps=preset.audio_bitrate_kbps,
         encoded_out=work / "mix.m4a", timeout=1800))
     visuals = p.time("prepare", lambda: _prepare(timeline, preset, work))
+    plan = merge_continuing(plan_pieces(timeline, preset.fps), visuals, preset.fps)
+    ahead = blends_ahead(plan, preset)
+    p.time("blends into clips made ahead", lambda: [_run(argv, work) for argv in ahead if argv])
     by_kind: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
-    for piece, shown in merge_continuing(plan_pieces(timeline, preset.fps), visuals,
-                                         preset.fps):
-        argv = piece_argv(piece, shown, preset)
+    for (piece, shown), made in zip(plan, ahead, strict=True):
+        argv = piece_argv(piece, shown, preset, blend_made_ahead=bool(made))
         cpu, started = _cpu(), time.perf_counter()
         _run(argv, work)
         totals = by_kind[f"pieces: {shown[piece.index].visual.kind}"

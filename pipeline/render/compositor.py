@@ -2,11 +2,12 @@
 
 Frames are composed piece by piece by short ffmpeg processes (stills move with `zoompan`
 on a 2x oversampled copy, generated backgrounds drift as a window over one frame, clips are
-trimmed and fitted, and only the frames of a transition are blended) that write raw frames
-into one long-running encoder process, which draws every text with libass, overlays the
-logo, encodes H.264 and copies the mix's AAC. Only two visuals are ever in
+trimmed and fitted, and only the frames of a transition are blended; a clip blended into is
+decoded ahead, before the encoder starts) that write raw frames into one long-running
+encoder process, which overlays the text cards and captions (drawn once each, as images),
+the logo and the fade, encodes H.264 and copies the mix's AAC. Only two visuals are ever in
 memory, so memory stays flat however long the video; Python only prepares layers (fitted
-stills, backgrounds, ASS files, the audio mix). moviepy's per-frame compositing in Python
+stills, backgrounds, text images, the audio mix). moviepy's per-frame compositing in Python
 measured many times slower and grew to gigabytes, so it is not used on this path.
 """
 
@@ -28,7 +29,7 @@ from pipeline.render.presets import Preset
 from pipeline.render.stills import aspect_difference, fill_frame
 from pipeline.render.timeline import KEN_BURNS_ZOOM, Brand, Timeline, Visual
 from pipeline.render.visuals import PALETTES, brand_palettes, render_background
-from pipeline.tools import ToolError, checkpoint, probe, supervised, wait_supervised
+from pipeline.tools import ToolError, checkpoint, probe, run, supervised, wait_supervised
 from pipeline.types import ProgressCallback, no_progress
 
 QUALITIES = ("draft", "standard", "high")
@@ -260,9 +261,58 @@ def _blend(piece: Piece, count: int, fps: int) -> str:
     return ";".join(chains)
 
 
+# A blend into a clip would decode that clip in the piece beside the piece's own visual: a
+# second decoder and fit chain held all piece long, 35 MB more than a blend into a still
+# (W3's clip blending into another part of itself grew its 180 s peak by 10 %). Those few
+# frames are made ahead instead, before the encoder starts, fitted as the clip's own piece
+# fits them, and read back raw: no decoder, one frame queued (a lossless codec saved disk
+# but cost 10 CPU ms a frame each way, 2 % more CPU on W5). Raw frames take disk, so only
+# this many bytes of them are made ahead (a blend of half a second at 1080x1920 is 47 MB);
+# the blends after that decode their clip in the piece.
+BLEND_AHEAD_BYTES = 2 << 30
+
+
+def blend_file(piece: Piece) -> str:
+    """The file a piece reads its made-ahead blend frames from."""
+    return f"blend_{piece.end:06d}.nut"
+
+
+def blend_ahead_argv(piece: Piece, visuals: Sequence[PreparedVisual], preset: Preset,
+                     ffmpeg: str = "ffmpeg") -> list[str] | None:
+    """The run that makes `blend_file(piece)`, for a piece that blends into a clip (else
+    None): the clip's first `blend_frames` frames, as its own piece would show them."""
+    if not piece.blend_frames or visuals[piece.index + 1].visual.kind != "clip":
+        return None
+    following, count = visuals[piece.index + 1], piece.blend_frames
+    return [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+            "-filter_complex_threads", "1",
+            *_input_args(following, 0, count, preset.fps, threads=BLEND_DECODER_THREADS),
+            "-filter_complex", _chain("b", 0, following, 0, count, preset),
+            "-map", "[b]", "-frames:v", str(count), "-c:v", "rawvideo", "-f", "nut",
+            blend_file(piece)]
+
+
+def blends_ahead(plan: Sequence[tuple[Piece, Sequence[PreparedVisual]]], preset: Preset,
+                 ffmpeg: str = "ffmpeg", budget: int = BLEND_AHEAD_BYTES
+                 ) -> list[list[str] | None]:
+    """For each piece of the plan, the run that makes its blend frames ahead, or None: for
+    blends into clips, in order, while their raw frames fit in `budget` bytes."""
+    frame_bytes = preset.width * preset.height * 3 // 2
+    runs: list[list[str] | None] = []
+    for piece, shown in plan:
+        argv = blend_ahead_argv(piece, shown, preset, ffmpeg)
+        if argv and piece.blend_frames * frame_bytes <= budget:
+            budget -= piece.blend_frames * frame_bytes
+            runs.append(argv)
+        else:
+            runs.append(None)
+    return runs
+
+
 def piece_argv(piece: Piece, visuals: Sequence[PreparedVisual], preset: Preset,
-               ffmpeg: str = "ffmpeg") -> list[str]:
-    """One compositor run: the piece's raw yuv420p frames on stdout (pure: data only)."""
+               ffmpeg: str = "ffmpeg", *, blend_made_ahead: bool = False) -> list[str]:
+    """One compositor run: the piece's raw yuv420p frames on stdout (pure: data only); with
+    `blend_made_ahead` the visual it blends into comes from `blend_file(piece)`."""
     fps = preset.fps
     current = visuals[piece.index]
     count = piece.end - piece.start
@@ -274,10 +324,15 @@ def piece_argv(piece: Piece, visuals: Sequence[PreparedVisual], preset: Preset,
     chains = [_chain("a", 0, current, offset, count, preset)]
     out = "a"
     if piece.blend_frames:
-        following = visuals[piece.index + 1]
-        argv += _input_args(following, 0, piece.blend_frames, fps,
-                            threads=BLEND_DECODER_THREADS)
-        chains.append(_chain("b", 1, following, 0, piece.blend_frames, preset))
+        if blend_made_ahead:
+            # (the demuxer's queue of 8 would hold 8 raw frames: 25 MB at 1080x1920)
+            argv += ["-thread_queue_size", "1", "-i", blend_file(piece)]
+            chains.append(f"[1:v]setsar=1,settb=1/{fps},setpts=N[b]")
+        else:
+            following = visuals[piece.index + 1]
+            argv += _input_args(following, 0, piece.blend_frames, fps,
+                                threads=BLEND_DECODER_THREADS)
+            chains.append(_chain("b", 1, following, 0, piece.blend_frames, preset))
         chains.append(_blend(piece, count, fps))
         out = "out"
     return argv + ["-filter_complex", ";".join(chains), "-map", f"[{out}]",
@@ -407,7 +462,8 @@ def render_timeline(timeline: Timeline, workdir: Path, out: Path, *,
     options = options or RenderOptions()
     preset = output_preset(timeline.preset, options.quality)
     workdir.mkdir(parents=True, exist_ok=True)
-    with ThreadPoolExecutor(max_workers=1) as audio_pool:
+    with ThreadPoolExecutor(max_workers=1) as audio_pool, \
+            ThreadPoolExecutor(max_workers=2) as blend_pool:
         mixed = audio_pool.submit(
             contextvars.copy_context().run, mix_audio, timeline.voice, workdir / "mix.wav",
             duration=timeline.duration,
@@ -417,6 +473,12 @@ def render_timeline(timeline: Timeline, workdir: Path, out: Path, *,
             encoded_out=workdir / "mix.m4a",
             ffmpeg=options.ffmpeg, ffprobe=options.ffprobe, timeout=options.timeout)
         visuals = _prepare(timeline, preset, workdir, options.ffprobe)
+        plan = merge_continuing(plan_pieces(timeline, preset.fps), visuals, preset.fps)
+        ahead = blends_ahead(plan, preset, options.ffmpeg)
+        # Made beside the text drawing, before the encoder and the pieces hold their memory.
+        blends = [blend_pool.submit(contextvars.copy_context().run, run, argv,
+                                    timeout=options.timeout, cwd=workdir)
+                  for argv in ahead if argv]
         on_progress(0.05)
         cards = draw_card_images(timeline.texts, preset, workdir, timeline.brand,
                                  ffmpeg=options.ffmpeg, timeout=options.timeout)
@@ -428,15 +490,16 @@ def render_timeline(timeline: Timeline, workdir: Path, out: Path, *,
                 captions = "captions.ass"
                 (workdir / captions).write_bytes(timeline.captions.read_bytes())
         mixed.result()
+        for blend in blends:
+            blend.result()
     on_progress(0.1)
     out.parent.mkdir(parents=True, exist_ok=True)
     logo = str(timeline.brand.logo) if timeline.brand.logo else None
     encoder = encoder_argv(timeline, preset, cards=cards, captions=band, captions_ass=captions,
                            logo=logo, audio="mix.m4a", out=str(out.resolve()),
                            ffmpeg=options.ffmpeg, threads=options.threads, audio_encoded=True)
-    pieces = [piece_argv(piece, shown, preset, options.ffmpeg)
-              for piece, shown in merge_continuing(plan_pieces(timeline, preset.fps), visuals,
-                                                   preset.fps)]
+    pieces = [piece_argv(piece, shown, preset, options.ffmpeg, blend_made_ahead=bool(made))
+              for (piece, shown), made in zip(plan, ahead, strict=True)]
     _run_pipeline(encoder, pieces, workdir, timeline.duration, options.timeout,
                   lambda f: on_progress(0.1 + 0.9 * f))
     return preset

@@ -13,7 +13,7 @@ import resource
 import subprocess
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -34,8 +34,13 @@ from pipeline.render.check import PROPERTIES, check_output
 from pipeline.render.compositor import (
     LOGO_WIDTH,
     QUALITIES,
+    Piece,
     PreparedVisual,
     RenderOptions,
+    _prepare,
+    blend_ahead_argv,
+    blend_file,
+    blends_ahead,
     encoder_args,
     encoder_argv,
     output_preset,
@@ -191,7 +196,31 @@ def test_piece_argv_moves_stills_fits_clips_and_blends() -> None:
         graph = _filter(argv)
         inputs = [argv[i + 1] for i, a in enumerate(argv) if a == "-i"]
         if piece.blend_frames:
+            following = visuals[piece.index + 1]
+            made = blend_ahead_argv(piece, visuals, preset, "/opt/ffmpeg")
+            # Without frames made ahead, the visual blended into is decoded in the piece,
+            # from its own start, with one decoder thread.
             assert inputs == [f"v{piece.index}", f"v{piece.index + 1}"]
+            assert _threads_before_input(argv, f"v{piece.index + 1}") == "1"
+            if following.visual.kind == "clip":
+                # A clip's blend frames can be made ahead: raw, fitted by the clip's own
+                # chain, exactly blend_frames of them, read with a queue of one frame.
+                assert made is not None and made[0] == "/opt/ffmpeg"
+                assert made[-3:] == ["-f", "nut", blend_file(piece)]
+                assert _filter(made) == _filter(piece_argv(
+                    Piece(piece.index + 1, following.first_frame,
+                          following.first_frame + piece.blend_frames, 0),
+                    visuals, preset)).replace("[a", "[b")
+                assert _pairs(made)["-frames:v"] == str(piece.blend_frames)
+                ahead = piece_argv(piece, visuals, preset, blend_made_ahead=True)
+                ahead_inputs = [ahead[i + 1] for i, a in enumerate(ahead) if a == "-i"]
+                assert ahead_inputs == [f"v{piece.index}", blend_file(piece)]
+                at = ahead.index(blend_file(piece))
+                assert ahead[at - 3:at] == ["-thread_queue_size", "1", "-i"]
+                assert "[1:v]setsar=1,settb=1/30,setpts=N[b]" in _filter(ahead)
+                assert _filter(ahead).split("[b];")[1] == graph.split("[b];")[1]
+            else:
+                assert made is None
             blend = piece.blend_frames / FPS
             head = count - piece.blend_frames
             # Only a's last frames are blended; the head passes on untouched.
@@ -202,6 +231,7 @@ def test_piece_argv_moves_stills_fits_clips_and_blends() -> None:
             assert graph.endswith("[head][mix]concat=n=2:v=1:a=0[out]")
             assert argv[argv.index("-map") + 1] == "[out]"
         else:
+            assert blend_ahead_argv(piece, visuals, preset) is None
             assert inputs == [f"v{piece.index}"] and "xfade" not in graph
             assert argv[argv.index("-map") + 1] == "[a]"
         assert graph.count("out_color_matrix=bt709:out_range=tv") == len(inputs)
@@ -224,11 +254,15 @@ def test_piece_argv_moves_stills_fits_clips_and_blends() -> None:
     assert "force_original_aspect_ratio=decrease" in clip_graph
     assert f"tpad=stop_mode=clone:stop={pieces[1].end - pieces[1].start}" in clip_graph
     # The clip is also the incoming visual of piece 0, from its own start.
+    made = blend_ahead_argv(pieces[0], visuals, preset)
+    assert made is not None and made[made.index("-ss") + 1] == "0.000"
     assert argvs[0][argvs[0].index("-ss") + 1] == "0.000"
     # Decoder threads are fixed, not one per core: the clip its piece shows gets two, the
-    # clip a piece only blends into gets one (each thread holds frames of its own).
+    # clip only blended into gets one (each thread holds frames of its own).
     assert _threads_before_input(clip_argv, visuals[1].file) == "2"
+    assert _threads_before_input(made, visuals[1].file) == "1"
     assert _threads_before_input(argvs[0], visuals[1].file) == "1"
+
     # A generated background drifts: a window cropped from one frame PAN_ZOOM larger than
     # the picture (drawn at half that), for exactly the piece's frames, at the frame rate.
     assert "transition=slideleft" in _filter(argvs[2])
@@ -238,6 +272,30 @@ def test_piece_argv_moves_stills_fits_clips_and_blends() -> None:
     assert f"loop=loop={pieces[3].end - pieces[3].start - 1}:size=1," in last
     assert ",fps=30,crop=1080:1920:x=" in last and "zoompan" not in last
     assert last.endswith(":exact=1,setsar=1[a]")
+
+
+def test_blends_into_clips_are_made_ahead_within_the_disk_budget() -> None:
+    """Only blends into clips are made ahead, in order, while their raw frames fit."""
+    preset = get_preset("tiktok")
+    media = [MediaItem(Path("a.jpg"), "still"), MediaItem(Path("c.mp4"), "clip"),
+             MediaItem(Path("d.mp4"), "clip")]
+    timeline = build_timeline(_script(4), _voice(3.0, 3.0, 3.0, 3.0), Path("v.wav"), preset,
+                              media=media)
+    visuals = _prepared(timeline)
+    plan = [(piece, visuals) for piece in plan_pieces(timeline, FPS)]
+    into_clip = [bool(p.blend_frames) and visuals[p.index + 1].visual.kind == "clip"
+                 for p, _ in plan]
+    assert into_clip.count(True) >= 2
+    everything = blends_ahead(plan, preset)
+    assert [run is not None for run in everything] == into_clip
+    assert all(run[-1] == blend_file(p) for run, (p, _) in zip(everything, plan, strict=True)
+               if run)
+    frame_bytes = 1080 * 1920 * 3 // 2
+    first = into_clip.index(True)
+    only_one = blends_ahead(plan, preset, budget=plan[first][0].blend_frames * frame_bytes)
+    assert [run is not None for run in only_one] == [i == first for i in range(len(plan))]
+    assert blends_ahead(plan, preset, budget=0) == [None] * len(plan)
+
 
 def test_encoder_argv_draws_text_logo_and_fade() -> None:
     """The encoder reads raw frames, overlays each card image while it shows, draws the
@@ -303,6 +361,55 @@ def test_encoder_argv_draws_text_logo_and_fade() -> None:
     assert "ass=" not in graph and "[captioned]null[base];[base][logo]" in graph
     assert "[3:v]scale=" in graph
     assert [banded[i + 1] for i, a in enumerate(banded) if a == "-map"] == ["[vout]", "4:a"]
+
+
+def _raw_frames(argv: Sequence[str], cwd: Path, preset: Preset) -> np.ndarray:
+    raw = subprocess.run(argv, cwd=cwd, capture_output=True, check=True, timeout=60).stdout
+    return np.frombuffer(raw, np.uint8).reshape(-1, preset.width * preset.height * 3 // 2)
+
+
+def test_a_blend_into_a_clip_mixes_in_its_frames_made_ahead(tmp_path: Path,
+                                                            small_preset: Preset) -> None:
+    """The clip a still blends into is decoded ahead, losslessly: the piece mixes the still's
+    tail into the very frames the clip's own piece would show, fading from one to the other."""
+    preset = small_preset
+    still, clip = tmp_path / "still.png", tmp_path / "clip.mp4"
+    Image.new("RGB", (600, 900), (20, 40, 200)).save(still)
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i",
+                    "testsrc2=size=320x180:rate=60:duration=5", "-c:v", "libx264",
+                    "-preset", "ultrafast", "-bf", "2", "-g", "50", str(clip)],
+                   check=True, timeout=60)
+    timeline = build_timeline(_script(2), _voice(2.0, 2.0), Path("v.wav"), preset,
+                              media=[MediaItem(still, "still"), MediaItem(clip, "clip")])
+    assert [v.kind for v in timeline.visuals][:2] == ["still", "clip"]
+    work = tmp_path / "work"
+    work.mkdir()
+    visuals = _prepare(timeline, preset, work)
+    piece = plan_pieces(timeline, preset.fps)[0]
+    blend = piece.blend_frames
+    made = blend_ahead_argv(piece, visuals, preset)
+    assert made is not None
+    subprocess.run(made, cwd=work, check=True, timeout=60)
+    incoming = _raw_frames(["ffmpeg", "-nostdin", "-v", "error", "-i", blend_file(piece),
+                            "-f", "rawvideo", "-pix_fmt", "yuv420p", "pipe:1"], work, preset)
+    first = visuals[1].first_frame
+    own = _raw_frames(piece_argv(Piece(1, first, first + blend, 0), visuals, preset), work,
+                      preset)
+    assert incoming.shape[0] == blend and np.array_equal(incoming, own)
+    alone = _raw_frames(piece_argv(replace(piece, blend_frames=0), visuals, preset), work,
+                        preset)[-blend:].astype(float)
+    mixed = _raw_frames(piece_argv(piece, visuals, preset, blend_made_ahead=True), work,
+                        preset)
+    assert np.array_equal(mixed, _raw_frames(piece_argv(piece, visuals, preset), work, preset))
+    assert mixed.shape[0] == piece.end - piece.start
+    # Each blended frame is the still's frame and the clip's, weighted by a share that moves
+    # from the still to the clip.
+    shares = []
+    for a, b, out in zip(alone, own.astype(float), mixed[-blend:].astype(float), strict=True):
+        share = float(np.dot(out - a, b - a) / np.dot(b - a, b - a))
+        assert np.abs(a + share * (b - a) - out).mean() < 1.0
+        shares.append(share)
+    assert shares == sorted(shares) and shares[0] < 0.15 and shares[-1] > 0.85
 
 
 def test_missing_ffmpeg_is_a_tool_error(tmp_path: Path) -> None:
