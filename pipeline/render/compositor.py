@@ -262,13 +262,14 @@ def _blend(piece: Piece, count: int, fps: int) -> str:
 
 
 # A blend into a clip would decode that clip in the piece beside the piece's own visual: a
-# second decoder and fit chain held all piece long, 35 MB more than a blend into a still
+# second decoder and fit chain held all piece long, 38 MB more than a blend into a still
 # (W3's clip blending into another part of itself grew its 180 s peak by 10 %). Those few
 # frames are made ahead instead, before the encoder starts, fitted as the clip's own piece
-# fits them, and read back raw: no decoder, one frame queued (a lossless codec saved disk
-# but cost 10 CPU ms a frame each way, 2 % more CPU on W5). Raw frames take disk, so only
-# this many bytes of them are made ahead (a blend of half a second at 1080x1920 is 47 MB);
-# the blends after that decode their clip in the piece.
+# fits them, and read back raw: no decoder, one frame queued. (Ut Video took a quarter of
+# the disk but about 10 CPU ms a frame each way: W5 at 15 s cost 5.6 % more CPU than with
+# the second decoder, raw frames 3.3 %.) Raw frames take disk, so only this many bytes of
+# them are made ahead (a blend of half a second at 1080x1920 is 47 MB); the blends after
+# that decode their clip in the piece.
 BLEND_AHEAD_BYTES = 2 << 30
 
 
@@ -325,7 +326,7 @@ def piece_argv(piece: Piece, visuals: Sequence[PreparedVisual], preset: Preset,
     out = "a"
     if piece.blend_frames:
         if blend_made_ahead:
-            # (the demuxer's queue of 8 would hold 8 raw frames: 25 MB at 1080x1920)
+            # (with the demuxer's usual queue of 8 raw frames the piece held 17 MB more)
             argv += ["-thread_queue_size", "1", "-i", blend_file(piece)]
             chains.append(f"[1:v]setsar=1,settb=1/{fps},setpts=N[b]")
         else:
