@@ -28,6 +28,7 @@ from pipeline.render.text_canvas import (
     draw_canvas,
     drawn_box,
     straight_alpha,
+    write_listing,
     write_png,
 )
 
@@ -208,8 +209,7 @@ def draw_caption_band(captions: Path, preset: Preset, workdir: Path, *,
 
 def _write_listing(out: Path, states: list[_State], names: list[str], blank: str,
                    fps: int) -> None:
-    """Each state's image from its first frame, the blank image where none shows; the image
-    demuxer's clock set to the frame rate, so each starts on its frame exactly."""
+    """Each state's image from its first frame, the blank image where none shows."""
     entries: list[tuple[str, int]] = []
     shown_until = 0
     for state, name in zip(states, names, strict=True):
@@ -217,11 +217,7 @@ def _write_listing(out: Path, states: list[_State], names: list[str], blank: str
             entries.append((blank, state.first_frame - shown_until))
         entries.append((name, state.end_frame - state.first_frame))
         shown_until = state.end_frame
-    lines = ["ffconcat version 1.0"]
-    for name, frames in entries:
-        lines += [f"file {name}", f"option framerate {fps}", f"duration {frames / fps:.6f}"]
-    lines += [f"file {blank}", f"option framerate {fps}"]  # nothing after the last caption
-    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_listing(out, entries, blank, fps)  # nothing after the last caption
 
 
 def caption_overlay(band: CaptionBand, input_index: int, video: str

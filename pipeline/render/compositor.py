@@ -24,7 +24,8 @@ from typing import IO, Protocol
 
 from pipeline.render.audio_mix import mix_audio
 from pipeline.render.caption_images import CaptionBand, caption_overlay, draw_caption_band
-from pipeline.render.card_images import CardImage, card_overlays, draw_card_images
+from pipeline.render.card_images import draw_card_images
+from pipeline.render.card_lanes import CardLane, lane_overlays
 from pipeline.render.presets import Preset
 from pipeline.render.stills import aspect_difference, fill_frame
 from pipeline.render.timeline import KEN_BURNS_ZOOM, Brand, Timeline, Visual
@@ -372,7 +373,7 @@ def merge_continuing(pieces: Sequence[Piece], visuals: Sequence[PreparedVisual],
     return merged
 
 
-def encoder_argv(timeline: Timeline, preset: Preset, *, cards: Sequence[CardImage],
+def encoder_argv(timeline: Timeline, preset: Preset, *, cards: Sequence[CardLane],
                  captions: CaptionBand | None = None, captions_ass: str | None = None,
                  logo: str | None, audio: str, out: str, ffmpeg: str = "ffmpeg",
                  threads: int = 0, audio_encoded: bool = False) -> list[str]:
@@ -387,9 +388,9 @@ def encoder_argv(timeline: Timeline, preset: Preset, *, cards: Sequence[CardImag
             "-y", "-thread_queue_size", "2",
             "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{p.width}x{p.height}",
             "-framerate", str(p.fps), "-i", "pipe:0"]
-    card_inputs, chains, video = card_overlays(cards, p.fps, 1, "[0:v]")
+    card_inputs, chains, video = lane_overlays(cards, p.fps, 1, "[0:v]")
     argv += card_inputs
-    logo_input = 1 + len(card_inputs) // 2
+    logo_input = 1 + len(cards)
     if captions:
         caption_input, caption_chains, video = caption_overlay(captions, logo_input, video)
         argv += caption_input

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -102,3 +102,14 @@ def write_png(rgba: np.ndarray, out: Path) -> None:
     header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)  # 8-bit RGBA
     out.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
                     + chunk(b"IDAT", zlib.compress(rows.tobytes(), 1)) + chunk(b"IEND", b""))
+
+
+def write_listing(out: Path, entries: Sequence[tuple[str, int]], last: str, fps: int) -> None:
+    """An ffconcat listing that shows each (image, frame count) in turn, then `last` on one
+    frame, ending the stream; the image demuxer's clock set to the frame rate, so each
+    image starts on its frame exactly."""
+    lines = ["ffconcat version 1.0"]
+    for name, frames in entries:
+        lines += [f"file {name}", f"option framerate {fps}", f"duration {frames / fps:.6f}"]
+    lines += [f"file {last}", f"option framerate {fps}"]
+    out.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -1,5 +1,5 @@
-"""Text cards drawn once as images (real ffmpeg and libass) and overlaid by the encoder: the
-images, and frames that match libass drawing the same cards straight into the video."""
+"""Text cards drawn once as images (real ffmpeg and libass) and overlaid by the encoder in
+lanes: the images, and frames that match libass drawing the same cards into the video."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
-from pipeline.render.card_images import CardImage, card_overlays, draw_card_images
+from pipeline.render.card_images import DrawnCard, draw_cards
+from pipeline.render.card_lanes import lane_overlays, write_lanes
 from pipeline.render.cards import write_cards_ass
 from pipeline.render.presets import get_preset
 from pipeline.render.timeline import Brand, TextLayer
@@ -28,20 +28,19 @@ GREY = 100  # the background both renders draw on, in luma
 
 
 @pytest.fixture(scope="module")
-def drawn(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[CardImage]]:
+def drawn(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[DrawnCard]]:
     workdir = tmp_path_factory.mktemp("cards")
-    return workdir, draw_card_images(LAYERS, PRESET, workdir, BRAND)
+    return workdir, draw_cards(LAYERS, PRESET, workdir, BRAND)
 
 
 def test_one_image_per_group_of_layers_that_show_together(drawn) -> None:
     """Title alone, then headline and badge (same start and end) in one image; text that draws
     nothing gives none. Each is cropped to even bounds inside the frame."""
-    workdir, cards = drawn
+    _, cards = drawn
     assert [(c.start, c.end) for c in cards] == [(0.0, 1.0), (1.0, 2.5)]
     for card in cards:
-        with Image.open(workdir / card.name) as image:
-            assert image.mode == "RGBA"
-            width, height = image.size
+        assert card.pixels.dtype == np.uint8 and card.pixels.shape[2] == 4  # RGBA
+        height, width = card.pixels.shape[:2]
         assert card.x % 2 == card.y % 2 == width % 2 == height % 2 == 0
         assert 0 <= card.x and card.x + width <= W and 0 <= card.y and card.y + height <= H
         # cropped close: a fraction of the frame, not the whole canvas
@@ -51,9 +50,8 @@ def test_one_image_per_group_of_layers_that_show_together(drawn) -> None:
 def test_badge_box_is_opaque_brand_colour_and_shadows_half_transparent(drawn) -> None:
     """Straight alpha, as the overlay expects: the badge's box is opaque FF5E62, the text
     white, and the headline's shadow (ASS back colour &H80) near half transparent."""
-    workdir, cards = drawn
-    with Image.open(workdir / cards[1].name) as image:
-        pixels = np.asarray(image).reshape(-1, 4).astype(int)
+    _, cards = drawn
+    pixels = cards[1].pixels.reshape(-1, 4).astype(int)
     opaque = pixels[pixels[:, 3] == 255][:, :3]
     brand = np.abs(opaque - [0xFF, 0x5E, 0x62]).max(axis=1) <= 2
     white = (opaque >= 250).all(axis=1)
@@ -79,7 +77,7 @@ def test_overlaid_cards_match_libass_drawing_them_into_the_frames(drawn) -> None
     grey = ["-f", "lavfi", "-i", f"color=c=0x{GREY:02x}{GREY:02x}{GREY:02x}:s={W}x{H}:r={FPS},"
             "format=yuv420p"]
     direct = _frames([*grey, "-vf", "ass=direct.ass"], workdir, count)
-    inputs, chains, label = card_overlays(cards, FPS, 1, "[0:v]")
+    inputs, chains, label = lane_overlays(write_lanes(cards, FPS, workdir), FPS, 1, "[0:v]")
     overlaid = _frames([*grey, *inputs, "-filter_complex", ";".join(chains),
                         "-map", label], workdir, count)
     plain = _frames(grey, workdir, 1)[0].astype(int)

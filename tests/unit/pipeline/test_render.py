@@ -28,7 +28,7 @@ from pipeline.render.audio_mix import (
     measure_loudness,
 )
 from pipeline.render.caption_images import CaptionBand
-from pipeline.render.card_images import CardImage
+from pipeline.render.card_lanes import CardLane
 from pipeline.render.cards import text_anchor
 from pipeline.render.check import PROPERTIES, check_output
 from pipeline.render.compositor import (
@@ -298,32 +298,31 @@ def test_blends_into_clips_are_made_ahead_within_the_disk_budget() -> None:
 
 
 def test_encoder_argv_draws_text_logo_and_fade() -> None:
-    """The encoder reads raw frames, overlays each card image while it shows, draws the
-    captions' ASS, overlays the logo and fades out."""
+    """The encoder reads raw frames, overlays each lane of card images from its first frame,
+    draws the captions' ASS, overlays the logo and fades out."""
     preset = get_preset("tiktok")
     timeline = build_timeline(_script(2), _voice(3.0, 3.0), Path("v.wav"), preset,
                               brand=Brand(logo=Path("logo.png")))
     total = round(timeline.duration * FPS)
-    cards = [CardImage("card_000.png", 100, 200, 0.0, 2.0),
-             CardImage("card_001.png", 50, 300, 1.51, 1.52),  # shorter than a frame: left out
-             CardImage("card_002.png", 60, 400, 2.0, 3.05)]
+    cards = [CardLane("lane0.ffconcat", 100, 200, 0), CardLane("lane1.ffconcat", 60, 400, 56)]
     argv = encoder_argv(timeline, preset, cards=cards, captions_ass="captions.ass",
                         logo="logo.png", audio="mix.wav", out="out.mp4", ffmpeg="/opt/ffmpeg",
                         threads=2)
     assert argv[0] == "/opt/ffmpeg" and argv[-1] == "out.mp4"
     opts = _pairs(argv)
-    assert (opts["-f"], opts["-pix_fmt"], opts["-s"], opts["-framerate"]) == (
+    raw = _pairs(argv[:argv.index("pipe:0")])
+    assert (raw["-f"], raw["-pix_fmt"], raw["-s"], raw["-framerate"]) == (
         "rawvideo", "yuv420p", "1080x1920", "30")
     assert [argv[i + 1] for i, a in enumerate(argv) if a == "-i"] == [
-        "pipe:0", "card_000.png", "card_002.png", "logo.png", "mix.wav"]
+        "pipe:0", "lane0.ffconcat", "lane1.ffconcat", "logo.png", "mix.wav"]
+    at = argv.index("lane1.ffconcat")
+    assert argv[at - 5:at] == ["-safe", "0", "-f", "concat", "-i"]
     graph = opts["-filter_complex"]
-    # Card 0 on frames 0-59, card 2 on frames 60-91 (3.05 s is frame 91.5), each faded.
-    assert ("[1:v]format=yuva420p,loop=loop=59:size=1:start=0,settb=1/30,setpts=N+0,"
-            "fade=t=in:st=0.000000:d=0.200000:alpha=1,"
-            "fade=t=out:st=1.800000:d=0.200000:alpha=1[card0]") in graph
-    assert "[0:v][card0]overlay=x=100:y=200:format=yuv420:eof_action=pass[text0]" in graph
-    assert "[2:v]format=yuva420p,loop=loop=31:size=1:start=0,settb=1/30,setpts=N+60," in graph
-    assert "[text0][card1]overlay=x=60:y=400:format=yuv420:eof_action=pass[text1]" in graph
+    # Each lane's images from its first frame on, overlaid one lane after the other.
+    assert "[1:v]format=yuva420p,settb=1/30,setpts=PTS+0[lane0]" in graph
+    assert "[0:v][lane0]overlay=x=100:y=200:format=yuv420:eof_action=pass[text0]" in graph
+    assert "[2:v]format=yuva420p,settb=1/30,setpts=PTS+56[lane1]" in graph
+    assert "[text0][lane1]overlay=x=60:y=400:format=yuv420:eof_action=pass[text1]" in graph
     assert "[text1]ass=captions.ass[base]" in graph
     logo_w = int(re.search(r"\[3:v\]scale=(\d+):-2", graph).group(1))
     assert logo_w % 2 == 0 and abs(logo_w - LOGO_WIDTH * preset.width) <= 2
@@ -352,7 +351,7 @@ def test_encoder_argv_draws_text_logo_and_fade() -> None:
                           captions=CaptionBand("captions.ffconcat", 146, 1264),
                           logo="logo.png", audio="mix.wav", out="out.mp4")
     assert [banded[i + 1] for i, a in enumerate(banded) if a == "-i"] == [
-        "pipe:0", "card_000.png", "captions.ffconcat", "logo.png", "mix.wav"]
+        "pipe:0", "lane0.ffconcat", "captions.ffconcat", "logo.png", "mix.wav"]
     at = banded.index("captions.ffconcat")
     assert banded[at - 5:at] == ["-safe", "0", "-f", "concat", "-i"]
     graph = _pairs(banded)["-filter_complex"]
@@ -623,7 +622,8 @@ def test_progress_rises_to_the_end(final: Rendered) -> None:
     assert final.progress == sorted(final.progress)
     assert final.progress[0] <= 0.1 and final.progress[-1] > 0.95
     assert all(0.0 <= p <= 1.0 for p in final.progress)
-    assert {"cards_still.ass", "card_000.png", "captions_still.ass", "captions.ffconcat",
+    assert {"cards_still.ass", "lane0.ffconcat", "lane0_blank.png", "captions_still.ass",
+            "captions.ffconcat",
             "caption_0000.png", "mix.wav"} <= {
         p.name for p in final.workdir.iterdir()}
 
