@@ -203,21 +203,11 @@ def draw_caption_band(captions: Path, preset: Preset, workdir: Path, *,
         return None
     blank = "caption_none.png"
     write_png(np.zeros(size, np.uint8), workdir / blank)
-    _write_listing(workdir / "captions.ffconcat", states, names, blank, preset.fps)
+    # Each state's image from its first frame, nothing after the last caption.
+    write_listing(workdir / "captions.ffconcat",
+                  [(name, state.first_frame, state.end_frame)
+                   for state, name in zip(states, names, strict=True)], blank, preset.fps)
     return CaptionBand("captions.ffconcat", band[0], band[1])
-
-
-def _write_listing(out: Path, states: list[_State], names: list[str], blank: str,
-                   fps: int) -> None:
-    """Each state's image from its first frame, the blank image where none shows."""
-    entries: list[tuple[str, int]] = []
-    shown_until = 0
-    for state, name in zip(states, names, strict=True):
-        if state.first_frame > shown_until:
-            entries.append((blank, state.first_frame - shown_until))
-        entries.append((name, state.end_frame - state.first_frame))
-        shown_until = state.end_frame
-    write_listing(out, entries, blank, fps)  # nothing after the last caption
 
 
 def caption_overlay(band: CaptionBand, input_index: int, video: str

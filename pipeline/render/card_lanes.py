@@ -11,6 +11,7 @@ frames are those the filter gave each card.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,42 +101,33 @@ def faded_alpha(alpha: np.ndarray, factor: int) -> np.ndarray:
 
 
 def write_lanes(cards: Sequence[DrawnCard], fps: int, workdir: Path) -> list[CardLane]:
-    """Write each lane's images (`lane<L>_<NNNN>.png`, straight alpha, all of the lane's box)
+    """Write each lane's images (`lane<L>_<frame>.png`, straight alpha, all of the lane's box)
     and its listing (`lane<L>.ffconcat`): blank where none of its cards shows."""
     lanes = []
     for k, members in enumerate(assign_lanes(cards, fps)):
-        left, top, right, bottom = members[0].box
-        for card in members[1:]:
-            left, top, right, bottom = _union((left, top, right, bottom), card.box)
+        left, top, right, bottom = functools.reduce(_union, (card.box for card in members))
         blank = f"lane{k}_blank.png"
         write_png(np.zeros((bottom - top, right - left, 4), np.uint8), workdir / blank)
-        entries: list[tuple[str, int]] = []
-        shown_until = members[0].frames(fps)[0]
+        shown: list[tuple[str, int, int]] = []
         for card in members:
-            first, _ = card.frames(fps)
-            if first > shown_until:
-                entries.append((blank, first - shown_until))
             image = np.zeros((bottom - top, right - left, 4), np.uint8)
             x, y = card.x - left, card.y - top
             height, width = card.pixels.shape[:2]
             image[y:y + height, x:x + width] = card.pixels
             drawn: dict[tuple[int, int], str] = {}
-            for factors in fade_factors(card, fps):
+            for n, factors in enumerate(fade_factors(card, fps), start=card.frames(fps)[0]):
                 if factors not in drawn:
                     alpha = faded_alpha(faded_alpha(card.pixels[..., 3], factors[0]), factors[1])
                     if not alpha.any():
                         drawn[factors] = blank
                     else:
-                        drawn[factors] = f"lane{k}_{len(entries):04d}.png"
+                        drawn[factors] = f"lane{k}_{n:05d}.png"
                         image[y:y + height, x:x + width, 3] = alpha
                         write_png(image, workdir / drawn[factors])
-                if entries and entries[-1][0] == drawn[factors]:
-                    entries[-1] = (drawn[factors], entries[-1][1] + 1)
-                else:
-                    entries.append((drawn[factors], 1))
-            shown_until = first + card.frames(fps)[1]
-        write_listing(workdir / f"lane{k}.ffconcat", entries, blank, fps)
-        lanes.append(CardLane(f"lane{k}.ffconcat", left, top, members[0].frames(fps)[0]))
+                shown.append((drawn[factors], n, n + 1))
+        first_frame = members[0].frames(fps)[0]
+        write_listing(workdir / f"lane{k}.ffconcat", shown, blank, fps, start=first_frame)
+        lanes.append(CardLane(f"lane{k}.ffconcat", left, top, first_frame))
     return lanes
 
 

@@ -104,12 +104,23 @@ def write_png(rgba: np.ndarray, out: Path) -> None:
                     + chunk(b"IDAT", zlib.compress(rows.tobytes(), 1)) + chunk(b"IEND", b""))
 
 
-def write_listing(out: Path, entries: Sequence[tuple[str, int]], last: str, fps: int) -> None:
-    """An ffconcat listing that shows each (image, frame count) in turn, then `last` on one
-    frame, ending the stream; the image demuxer's clock set to the frame rate, so each
-    image starts on its frame exactly."""
+def write_listing(out: Path, shown: Sequence[tuple[str, int, int]], blank: str, fps: int, *,
+                  start: int = 0) -> None:
+    """An ffconcat listing from frame `start` on: each (image, first frame, end frame) in
+    order, `blank` where none shows, then `blank` on one frame, ending the stream; the image
+    demuxer's clock set to the frame rate, so each image starts on its frame exactly."""
+    entries: list[tuple[str, int]] = []
+    until = start
+    for name, first, end in shown:
+        if first > until:
+            entries.append((blank, first - until))
+        if entries and entries[-1][0] == name and first <= until:
+            entries[-1] = (name, entries[-1][1] + end - first)
+        else:
+            entries.append((name, end - first))
+        until = end
     lines = ["ffconcat version 1.0"]
     for name, frames in entries:
         lines += [f"file {name}", f"option framerate {fps}", f"duration {frames / fps:.6f}"]
-    lines += [f"file {last}", f"option framerate {fps}"]
+    lines += [f"file {blank}", f"option framerate {fps}"]
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
